@@ -1,0 +1,183 @@
+//! Validating JSON values (examples, fixtures, error templates) against a spec's schemas.
+//!
+//! OpenAPI 3.0 schemas are close to JSON Schema draft 7 but not equal: `nullable`, boolean
+//! `exclusiveMinimum`. The whole document is converted once, then each value is checked against the
+//! schema at a JSON pointer, with `$ref`s resolved inside the converted document.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::walk::{walk, Kind};
+
+pub struct SchemaChecker {
+    converted: Value,
+    validators: RefCell<HashMap<String, std::rc::Rc<jsonschema::Validator>>>,
+}
+
+impl SchemaChecker {
+    pub fn new(doc: &Value) -> SchemaChecker {
+        let mut pointers = Vec::new();
+        walk(doc, &mut |node| {
+            if node.kind == Kind::Schema && node.reference.is_none() && node.value.is_object() {
+                pointers.push(node.pointer.to_string());
+            }
+        });
+        // Deepest first: wrapping a nullable composite moves its children, which are done by then.
+        pointers.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+        let mut converted = doc.clone();
+        for pointer in pointers {
+            if let Some(Value::Object(schema)) = converted.pointer_mut(&pointer) {
+                convert_keywords(schema);
+            }
+        }
+        SchemaChecker {
+            converted,
+            validators: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Checks `instance` against the schema at `schema_pointer`. Errors are one line each, naming the
+    /// place in the instance.
+    pub fn check(&self, schema_pointer: &str, instance: &Value) -> Result<(), Vec<String>> {
+        let validator = self.validator(schema_pointer)?;
+        let mut errors: Vec<String> = validator
+            .iter_errors(instance)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_string() } else { at };
+                format!("at {at}: {e}")
+            })
+            .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        errors.sort();
+        errors.dedup();
+        Err(errors)
+    }
+
+    fn validator(&self, schema_pointer: &str) -> Result<std::rc::Rc<jsonschema::Validator>, Vec<String>> {
+        if let Some(v) = self.validators.borrow().get(schema_pointer) {
+            return Ok(v.clone());
+        }
+        let mut root = match &self.converted {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        root.insert("$ref".into(), Value::String(format!("#{}", uri_fragment(schema_pointer))));
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .should_validate_formats(true)
+            .build(&Value::Object(root))
+            .map_err(|e| vec![format!("the schema cannot be compiled: {e}")])?;
+        let validator = std::rc::Rc::new(validator);
+        self.validators
+            .borrow_mut()
+            .insert(schema_pointer.to_string(), validator.clone());
+        Ok(validator)
+    }
+}
+
+/// Percent-encodes the characters a JSON pointer may hold that are not allowed in a URI fragment.
+fn uri_fragment(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for c in pointer.chars() {
+        match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '/' | '~' | '-' | '.' | '_' | '!' | '$' | '&' | '\''
+            | '(' | ')' | '*' | '+' | ',' | ';' | '=' | ':' | '@' => out.push(c),
+            _ => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rewrites one OpenAPI 3.0 schema object's own keywords into their JSON Schema draft 7 meaning.
+fn convert_keywords(schema: &mut Map<String, Value>) {
+    for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+        match schema.get(exclusive) {
+            Some(Value::Bool(true)) => {
+                if let Some(limit) = schema.remove(bound) {
+                    schema.insert(exclusive.into(), limit);
+                } else {
+                    schema.remove(exclusive);
+                }
+            }
+            Some(Value::Bool(false)) => {
+                schema.remove(exclusive);
+            }
+            _ => {}
+        }
+    }
+    // `example` is data, and draft 7 would read `discriminator`-free schemas fine; drop what could
+    // confuse a draft 7 validator.
+    schema.remove("discriminator");
+    if schema.remove("nullable") != Some(Value::Bool(true)) {
+        return;
+    }
+    if let Some(Value::Array(values)) = schema.get_mut("enum") {
+        if !values.contains(&Value::Null) {
+            values.push(Value::Null);
+        }
+    }
+    match schema.get("type").cloned() {
+        Some(Value::String(t)) => {
+            schema.insert("type".into(), json!([t, "null"]));
+        }
+        _ if schema.contains_key("$ref")
+            || schema.contains_key("allOf")
+            || schema.contains_key("oneOf")
+            || schema.contains_key("anyOf") =>
+        {
+            let inner = std::mem::take(schema);
+            schema.insert("anyOf".into(), json!([{ "type": "null" }, Value::Object(inner)]));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "components": {"schemas": {
+                "Job": {"type": "object", "required": ["id"], "properties": {
+                    "id": {"type": "string"},
+                    "percent": {"type": "integer", "minimum": 0, "exclusiveMinimum": true},
+                    "parent": {"allOf": [{"$ref": "#/components/schemas/Job"}], "nullable": true},
+                    "state": {"type": "string", "enum": ["a", "b"], "nullable": true}
+                }},
+                "Odd name/with~chars": {"type": "string", "format": "date-time"}
+            }}
+        })
+    }
+
+    #[test]
+    fn nullable_and_exclusive_bounds_follow_openapi() {
+        let c = SchemaChecker::new(&doc());
+        let job = "/components/schemas/Job";
+        assert!(c.check(job, &json!({"id": "1", "parent": null, "state": null})).is_ok());
+        assert!(c.check(job, &json!({"id": "1", "parent": {"id": "2"}})).is_ok());
+        let errors = c.check(job, &json!({"id": 1, "percent": 0, "state": "c"})).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors.iter().any(|e| e.starts_with("at /id:")));
+        assert!(c.check(job, &json!({})).unwrap_err()[0].contains("\"id\" is a required property"));
+    }
+
+    #[test]
+    fn names_needing_escapes_resolve_and_formats_are_checked() {
+        let c = SchemaChecker::new(&doc());
+        let p = "/components/schemas/Odd name~1with~0chars";
+        assert!(c.check(p, &json!("2024-01-01T00:00:00Z")).is_ok());
+        assert!(c.check(p, &json!("yesterday")).is_err());
+    }
+}
