@@ -60,6 +60,10 @@ pub enum HandleFormat {
 pub struct OperationParameter {
     pub operation_id: String,
     pub parameter: String,
+    /// Other parameters of that operation, filled from the starting request's parameters
+    /// (`{poll parameter: starting request parameter}`), for polls that need more than the handle.
+    #[serde(default)]
+    pub from_request: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -123,7 +127,10 @@ impl JobStates {
     }
 
     pub fn meaning(&self, state: &str) -> Option<StateMeaning> {
-        self.all().into_iter().find(|(s, _)| *s == state).map(|(_, m)| m)
+        self.all()
+            .into_iter()
+            .find(|(s, _)| *s == state)
+            .map(|(_, m)| m)
     }
 }
 
@@ -149,9 +156,13 @@ impl ValidationErrorRule {
         fn fill(v: &Value, message: &str) -> Value {
             match v {
                 Value::String(s) => Value::String(s.replace("{message}", message)),
-                Value::Array(items) => Value::Array(items.iter().map(|i| fill(i, message)).collect()),
+                Value::Array(items) => {
+                    Value::Array(items.iter().map(|i| fill(i, message)).collect())
+                }
                 Value::Object(map) => Value::Object(
-                    map.iter().map(|(k, v)| (k.clone(), fill(v, message))).collect(),
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), fill(v, message)))
+                        .collect(),
                 ),
                 other => other.clone(),
             }
@@ -176,7 +187,9 @@ pub fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, (String
         let mut pointer = String::new();
         for segment in e.path().iter() {
             match segment {
-                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                serde_path_to_error::Segment::Seq { index } => {
+                    pointer.push_str(&format!("/{index}"))
+                }
                 serde_path_to_error::Segment::Map { key } => {
                     pointer = crate::source::push_token(&pointer, key)
                 }
@@ -192,7 +205,9 @@ fn stringish<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string, found {other}"
+        ))),
     }
 }
 
@@ -203,12 +218,16 @@ fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         .map(|v| match v {
             Value::String(s) => Ok(s),
             Value::Number(n) => Ok(n.to_string()),
-            other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string, found {other}"
+            ))),
         })
         .collect()
 }
 
-fn string_list_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+fn string_list_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
     #[derive(Deserialize)]
     struct List(#[serde(deserialize_with = "string_list")] Vec<String>);
     let map = BTreeMap::<String, List>::deserialize(d)?;

@@ -6,6 +6,7 @@
 
 pub mod diagnostic;
 pub mod extensions;
+pub mod ir;
 pub mod lint;
 pub mod load;
 pub mod schema_check;

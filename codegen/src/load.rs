@@ -25,7 +25,12 @@ impl Spec {
     }
 
     /// A diagnostic located at `pointer` in this spec.
-    pub fn diagnostic(&self, severity: Severity, pointer: &str, message: impl Into<String>) -> Diagnostic {
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        pointer: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             file: self.file.clone(),
             line: self.source.line_of(pointer),

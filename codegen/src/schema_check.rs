@@ -4,7 +4,7 @@
 //! `exclusiveMinimum`. The whole document is converted once, then each value is checked against the
 //! schema at a JSON pointer, with `$ref`s resolved inside the converted document.
 
-use std::cell::RefCell;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -12,36 +12,83 @@ use serde_json::{json, Map, Value};
 use crate::walk::{walk, Kind};
 
 pub struct SchemaChecker {
-    converted: Value,
-    validators: RefCell<HashMap<String, std::rc::Rc<jsonschema::Validator>>>,
+    /// Every schema position of the document, by JSON pointer, as an index into `definitions`.
+    targets: HashMap<String, usize>,
+    /// The compiled schemas: built once, on first use, for all targets together, because
+    /// compiling indexes every component and a spec has hundreds of examples.
+    compiled: OnceCell<Result<jsonschema::ValidatorMap, String>>,
+    root: Value,
 }
 
 impl SchemaChecker {
     pub fn new(doc: &Value) -> SchemaChecker {
-        let mut pointers = Vec::new();
+        let mut to_convert = Vec::new();
+        let mut targets = Vec::new();
         walk(doc, &mut |node| {
-            if node.kind == Kind::Schema && node.reference.is_none() && node.value.is_object() {
-                pointers.push(node.pointer.to_string());
+            if node.kind == Kind::Schema {
+                targets.push(node.pointer.to_string());
+                if node.reference.is_none() && node.value.is_object() {
+                    to_convert.push(node.pointer.to_string());
+                }
             }
         });
         // Deepest first: wrapping a nullable composite moves its children, which are done by then.
-        pointers.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+        to_convert.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
         let mut converted = doc.clone();
-        for pointer in pointers {
+        for pointer in to_convert {
             if let Some(Value::Object(schema)) = converted.pointer_mut(&pointer) {
                 convert_keywords(schema);
             }
         }
+        // The root holds the components (what `$ref`s point at) and one definition per schema
+        // position: a `$ref` for a component, a copy for a schema written inline elsewhere.
+        let mut definitions = Map::new();
+        for (i, pointer) in targets.iter().enumerate() {
+            let definition = if pointer.starts_with("/components/") {
+                json!({ "$ref": format!("#{}", uri_fragment(pointer)) })
+            } else {
+                converted
+                    .pointer(pointer)
+                    .cloned()
+                    .unwrap_or(Value::Bool(true))
+            };
+            definitions.insert(format!("s{i}"), definition);
+        }
+        let mut root = Map::new();
+        if let Some(components) = converted.get("components") {
+            root.insert("components".into(), components.clone());
+        }
+        root.insert("definitions".into(), Value::Object(definitions));
         SchemaChecker {
-            converted,
-            validators: RefCell::new(HashMap::new()),
+            targets: targets
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (p, i))
+                .collect(),
+            compiled: OnceCell::new(),
+            root: Value::Object(root),
         }
     }
 
     /// Checks `instance` against the schema at `schema_pointer`. Errors are one line each, naming the
     /// place in the instance.
     pub fn check(&self, schema_pointer: &str, instance: &Value) -> Result<(), Vec<String>> {
-        let validator = self.validator(schema_pointer)?;
+        let compiled = self.compiled.get_or_init(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft7)
+                .should_validate_formats(true)
+                .build_map(&self.root)
+                .map_err(|e| format!("the schemas cannot be compiled: {e}"))
+        });
+        let compiled = compiled.as_ref().map_err(|e| vec![e.clone()])?;
+        let Some(index) = self.targets.get(schema_pointer) else {
+            return Err(vec![format!("no schema at #{schema_pointer}")]);
+        };
+        let Some(validator) = compiled.get(&format!("#/definitions/s{index}")) else {
+            return Err(vec![format!(
+                "the schema at #{schema_pointer} was not compiled"
+            )]);
+        };
         let mut errors: Vec<String> = validator
             .iter_errors(instance)
             .map(|e| {
@@ -57,27 +104,6 @@ impl SchemaChecker {
         errors.dedup();
         Err(errors)
     }
-
-    fn validator(&self, schema_pointer: &str) -> Result<std::rc::Rc<jsonschema::Validator>, Vec<String>> {
-        if let Some(v) = self.validators.borrow().get(schema_pointer) {
-            return Ok(v.clone());
-        }
-        let mut root = match &self.converted {
-            Value::Object(map) => map.clone(),
-            _ => Map::new(),
-        };
-        root.insert("$ref".into(), Value::String(format!("#{}", uri_fragment(schema_pointer))));
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft7)
-            .should_validate_formats(true)
-            .build(&Value::Object(root))
-            .map_err(|e| vec![format!("the schema cannot be compiled: {e}")])?;
-        let validator = std::rc::Rc::new(validator);
-        self.validators
-            .borrow_mut()
-            .insert(schema_pointer.to_string(), validator.clone());
-        Ok(validator)
-    }
 }
 
 /// Percent-encodes the characters a JSON pointer may hold that are not allowed in a URI fragment.
@@ -85,8 +111,27 @@ fn uri_fragment(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len());
     for c in pointer.chars() {
         match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '/' | '~' | '-' | '.' | '_' | '!' | '$' | '&' | '\''
-            | '(' | ')' | '*' | '+' | ',' | ';' | '=' | ':' | '@' => out.push(c),
+            'A'..='Z'
+            | 'a'..='z'
+            | '0'..='9'
+            | '/'
+            | '~'
+            | '-'
+            | '.'
+            | '_'
+            | '!'
+            | '$'
+            | '&'
+            | '\''
+            | '('
+            | ')'
+            | '*'
+            | '+'
+            | ','
+            | ';'
+            | '='
+            | ':'
+            | '@' => out.push(c),
             _ => {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
@@ -100,7 +145,10 @@ fn uri_fragment(pointer: &str) -> String {
 
 /// Rewrites one OpenAPI 3.0 schema object's own keywords into their JSON Schema draft 7 meaning.
 fn convert_keywords(schema: &mut Map<String, Value>) {
-    for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         match schema.get(exclusive) {
             Some(Value::Bool(true)) => {
                 if let Some(limit) = schema.remove(bound) {
@@ -136,7 +184,10 @@ fn convert_keywords(schema: &mut Map<String, Value>) {
             || schema.contains_key("anyOf") =>
         {
             let inner = std::mem::take(schema);
-            schema.insert("anyOf".into(), json!([{ "type": "null" }, Value::Object(inner)]));
+            schema.insert(
+                "anyOf".into(),
+                json!([{ "type": "null" }, Value::Object(inner)]),
+            );
         }
         _ => {}
     }
@@ -165,9 +216,15 @@ mod tests {
     fn nullable_and_exclusive_bounds_follow_openapi() {
         let c = SchemaChecker::new(&doc());
         let job = "/components/schemas/Job";
-        assert!(c.check(job, &json!({"id": "1", "parent": null, "state": null})).is_ok());
-        assert!(c.check(job, &json!({"id": "1", "parent": {"id": "2"}})).is_ok());
-        let errors = c.check(job, &json!({"id": 1, "percent": 0, "state": "c"})).unwrap_err();
+        assert!(c
+            .check(job, &json!({"id": "1", "parent": null, "state": null}))
+            .is_ok());
+        assert!(c
+            .check(job, &json!({"id": "1", "parent": {"id": "2"}}))
+            .is_ok());
+        let errors = c
+            .check(job, &json!({"id": 1, "percent": 0, "state": "c"}))
+            .unwrap_err();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("at /id:")));
         assert!(c.check(job, &json!({})).unwrap_err()[0].contains("\"id\" is a required property"));

@@ -273,7 +273,8 @@ mod tests {
 
     #[test]
     fn keeps_lines_of_keys_and_items() {
-        let doc = SourceDocument::parse("a:\n  b: 1\n  c:\n    - x\n    - y: 2\n'200':\n  d: ~\n").unwrap();
+        let doc = SourceDocument::parse("a:\n  b: 1\n  c:\n    - x\n    - y: 2\n'200':\n  d: ~\n")
+            .unwrap();
         assert_eq!(
             doc.value,
             json!({"a": {"b": 1, "c": ["x", {"y": 2}]}, "200": {"d": null}})
@@ -286,8 +287,9 @@ mod tests {
 
     #[test]
     fn typing_follows_the_core_schema_and_quotes() {
-        let doc = SourceDocument::parse("a: '1'\nb: 1\nc: true\nd: \"true\"\ne: 1.5\nf: hello\n200: x\n")
-            .unwrap();
+        let doc =
+            SourceDocument::parse("a: '1'\nb: 1\nc: true\nd: \"true\"\ne: 1.5\nf: hello\n200: x\n")
+                .unwrap();
         assert_eq!(
             doc.value,
             json!({"a": "1", "b": 1, "c": true, "d": "true", "e": 1.5, "f": "hello", "200": "x"})

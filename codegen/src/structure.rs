@@ -14,7 +14,10 @@ use crate::walk::{walk, Kind, Node};
 pub fn check(doc: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let Some(root) = doc.as_object() else {
-        out.push((String::new(), "the document must be a mapping (an OpenAPI object)".into()));
+        out.push((
+            String::new(),
+            "the document must be a mapping (an OpenAPI object)".into(),
+        ));
         return out;
     };
     match root.get("openapi") {
@@ -23,7 +26,10 @@ pub fn check(doc: &Value) -> Vec<(String, String)> {
             "/openapi".into(),
             format!("unsupported OpenAPI version `{v}`: only 3.0.x is supported"),
         )),
-        Some(_) => out.push(("/openapi".into(), "`openapi` must be a string such as \"3.0.3\"".into())),
+        Some(_) => out.push((
+            "/openapi".into(),
+            "`openapi` must be a string such as \"3.0.3\"".into(),
+        )),
         None if root.contains_key("swagger") => out.push((
             "/swagger".into(),
             "Swagger 2.0 documents are not supported: convert to OpenAPI 3.0 first".into(),
@@ -51,12 +57,18 @@ pub fn check(doc: &Value) -> Vec<(String, String)> {
 fn check_node(node: &Node<'_>, out: &mut Vec<(String, String)>) {
     let pointer = node.pointer;
     let Some(obj) = node.value.as_object() else {
-        out.push((pointer.to_string(), format!("{} must be a mapping", describe(node.kind))));
+        out.push((
+            pointer.to_string(),
+            format!("{} must be a mapping", describe(node.kind)),
+        ));
         return;
     };
     if let Some(r) = obj.get("$ref") {
         if !r.is_string() {
-            out.push((push_token(pointer, "$ref"), "`$ref` must be a string".into()));
+            out.push((
+                push_token(pointer, "$ref"),
+                "`$ref` must be a string".into(),
+            ));
         }
         return;
     }
@@ -137,7 +149,11 @@ fn check_node(node: &Node<'_>, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn check_schema(pointer: &str, obj: &serde_json::Map<String, Value>, out: &mut Vec<(String, String)>) {
+fn check_schema(
+    pointer: &str,
+    obj: &serde_json::Map<String, Value>,
+    out: &mut Vec<(String, String)>,
+) {
     const TYPES: [&str; 6] = ["string", "number", "integer", "boolean", "array", "object"];
     match obj.get("type") {
         None => {}
@@ -153,16 +169,28 @@ fn check_schema(pointer: &str, obj: &serde_json::Map<String, Value>, out: &mut V
         Some(_) => out.push((push_token(pointer, "type"), "`type` must be a string".into())),
     }
     if obj.get("type").and_then(Value::as_str) == Some("array") && !obj.contains_key("items") {
-        out.push((pointer.to_string(), "an array schema must have `items`".into()));
+        out.push((
+            pointer.to_string(),
+            "an array schema must have `items`".into(),
+        ));
     }
     if let Some(required) = obj.get("required") {
-        if !required.as_array().is_some_and(|r| r.iter().all(Value::is_string)) {
-            out.push((push_token(pointer, "required"), "`required` must be a list of property names".into()));
+        if !required
+            .as_array()
+            .is_some_and(|r| r.iter().all(Value::is_string))
+        {
+            out.push((
+                push_token(pointer, "required"),
+                "`required` must be a list of property names".into(),
+            ));
         }
     }
     for key in ["properties"] {
         if obj.get(key).is_some_and(|v| !v.is_object()) {
-            out.push((push_token(pointer, key), format!("`{key}` must be a mapping")));
+            out.push((
+                push_token(pointer, key),
+                format!("`{key}` must be a mapping"),
+            ));
         }
     }
     for key in ["allOf", "anyOf", "oneOf", "enum"] {
@@ -170,10 +198,21 @@ fn check_schema(pointer: &str, obj: &serde_json::Map<String, Value>, out: &mut V
             out.push((push_token(pointer, key), format!("`{key}` must be a list")));
         }
     }
-    for flag in ["nullable", "readOnly", "writeOnly", "deprecated", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum"] {
+    for flag in [
+        "nullable",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "uniqueItems",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    ] {
         expect_bool(out, pointer, obj, flag);
     }
-    if obj.get("additionalProperties").is_some_and(|v| !v.is_boolean() && !v.is_object()) {
+    if obj
+        .get("additionalProperties")
+        .is_some_and(|v| !v.is_boolean() && !v.is_object())
+    {
         out.push((
             push_token(pointer, "additionalProperties"),
             "`additionalProperties` must be a boolean or a schema".into(),
@@ -181,22 +220,41 @@ fn check_schema(pointer: &str, obj: &serde_json::Map<String, Value>, out: &mut V
     }
     for key in ["minimum", "maximum", "multipleOf"] {
         if obj.get(key).is_some_and(|v| !v.is_number()) {
-            out.push((push_token(pointer, key), format!("`{key}` must be a number")));
+            out.push((
+                push_token(pointer, key),
+                format!("`{key}` must be a number"),
+            ));
         }
     }
-    for key in ["minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"] {
+    for key in [
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+    ] {
         if obj.get(key).is_some_and(|v| !v.is_u64()) {
-            out.push((push_token(pointer, key), format!("`{key}` must be a non-negative integer")));
+            out.push((
+                push_token(pointer, key),
+                format!("`{key}` must be a non-negative integer"),
+            ));
         }
     }
     for key in ["format", "pattern", "title", "description"] {
         if obj.get(key).is_some_and(|v| !v.is_string()) {
-            out.push((push_token(pointer, key), format!("`{key}` must be a string")));
+            out.push((
+                push_token(pointer, key),
+                format!("`{key}` must be a string"),
+            ));
         }
     }
     if let Some(p) = obj.get("pattern").and_then(Value::as_str) {
         if let Err(e) = jsonschema_regex_check(p) {
-            out.push((push_token(pointer, "pattern"), format!("`pattern` is not a valid regular expression: {e}")));
+            out.push((
+                push_token(pointer, "pattern"),
+                format!("`pattern` is not a valid regular expression: {e}"),
+            ));
         }
     }
 }
@@ -204,7 +262,10 @@ fn check_schema(pointer: &str, obj: &serde_json::Map<String, Value>, out: &mut V
 /// Checks an ECMA-262 pattern by compiling it the way example validation will.
 fn jsonschema_regex_check(pattern: &str) -> Result<(), String> {
     let schema = serde_json::json!({ "type": "string", "pattern": pattern });
-    jsonschema::options().build(&schema).map(|_| ()).map_err(|e| e.to_string())
+    jsonschema::options()
+        .build(&schema)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn is_status_key(key: &str) -> bool {
@@ -231,25 +292,53 @@ fn describe(kind: Kind) -> &'static str {
     }
 }
 
-fn expect_string(out: &mut Vec<(String, String)>, pointer: &str, value: Option<&Value>, field: &str, required: bool) {
+fn expect_string(
+    out: &mut Vec<(String, String)>,
+    pointer: &str,
+    value: Option<&Value>,
+    field: &str,
+    required: bool,
+) {
     match value {
         Some(Value::String(_)) => {}
-        Some(_) => out.push((push_token(pointer, field), format!("`{field}` must be a string"))),
-        None if required => out.push((pointer.to_string(), format!("missing required field `{field}`"))),
+        Some(_) => out.push((
+            push_token(pointer, field),
+            format!("`{field}` must be a string"),
+        )),
+        None if required => out.push((
+            pointer.to_string(),
+            format!("missing required field `{field}`"),
+        )),
         None => {}
     }
 }
 
-fn expect_bool(out: &mut Vec<(String, String)>, pointer: &str, obj: &serde_json::Map<String, Value>, field: &str) {
+fn expect_bool(
+    out: &mut Vec<(String, String)>,
+    pointer: &str,
+    obj: &serde_json::Map<String, Value>,
+    field: &str,
+) {
     if let Some(v) = obj.get(field) {
         if !v.is_boolean() {
-            out.push((push_token(pointer, field), format!("`{field}` must be true or false, not {v}")));
+            out.push((
+                push_token(pointer, field),
+                format!("`{field}` must be true or false, not {v}"),
+            ));
         }
     }
 }
 
-fn expect_array(out: &mut Vec<(String, String)>, pointer: &str, obj: &serde_json::Map<String, Value>, field: &str) {
+fn expect_array(
+    out: &mut Vec<(String, String)>,
+    pointer: &str,
+    obj: &serde_json::Map<String, Value>,
+    field: &str,
+) {
     if obj.get(field).is_some_and(|v| !v.is_array()) {
-        out.push((push_token(pointer, field), format!("`{field}` must be a list")));
+        out.push((
+            push_token(pointer, field),
+            format!("`{field}` must be a list"),
+        ));
     }
 }

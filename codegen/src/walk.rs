@@ -33,7 +33,9 @@ pub struct Node<'a> {
     pub reference: Option<&'a str>,
 }
 
-pub const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+pub const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Visits every OpenAPI object of `doc` in document order.
 pub fn walk(doc: &Value, visit: &mut dyn FnMut(&Node<'_>)) {
@@ -127,7 +129,10 @@ impl Walker<'_> {
                 self.map(pointer, value, "properties", Kind::Schema);
                 self.child(pointer, value, "items", Kind::Schema);
                 self.child(pointer, value, "not", Kind::Schema);
-                if value.get("additionalProperties").is_some_and(Value::is_object) {
+                if value
+                    .get("additionalProperties")
+                    .is_some_and(Value::is_object)
+                {
                     self.child(pointer, value, "additionalProperties", Kind::Schema);
                 }
                 for key in ["allOf", "anyOf", "oneOf"] {

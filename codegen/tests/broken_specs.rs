@@ -7,7 +7,10 @@ use std::path::Path;
 
 fn diagnostics(path: &Path) -> Vec<codegen::Diagnostic> {
     let text = std::fs::read_to_string(path).unwrap();
-    let name = format!("broken-specs/{}", path.file_name().unwrap().to_string_lossy());
+    let name = format!(
+        "broken-specs/{}",
+        path.file_name().unwrap().to_string_lossy()
+    );
     match codegen::load(&name, &text) {
         Ok(spec) => codegen::lint::lint(&spec, &[]),
         Err(diagnostics) => diagnostics,
@@ -26,7 +29,11 @@ fn broken_specs_give_their_expected_diagnostics() {
         let found = diagnostics(path);
         let output: Vec<String> = found.iter().map(ToString::to_string).collect();
         let output = output.join("\n");
-        assert!(found.iter().any(|d| d.is_error()), "{}: no error reported", path.display());
+        assert!(
+            found.iter().any(|d| d.is_error()),
+            "{}: no error reported",
+            path.display()
+        );
         assert!(
             output.contains(expected),
             "{}: expected a diagnostic containing\n  {expected}\ngot\n{output}",

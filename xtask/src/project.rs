@@ -27,5 +27,8 @@ pub fn specs() -> Result<Vec<PathBuf>> {
 /// `path` as shown to people: relative to the workspace root when it is inside it.
 pub fn display(path: &Path) -> String {
     let root = root();
-    path.strip_prefix(&root).unwrap_or(path).display().to_string()
+    path.strip_prefix(&root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

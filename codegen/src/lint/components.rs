@@ -17,8 +17,16 @@ pub(super) fn check(lint: &mut Lint<'_>) {
             refs.push((node.pointer.to_string(), r.to_string()));
         }
         if node.kind == Kind::Schema {
-            let mapping = node.value.get("discriminator").and_then(|d| d.get("mapping")).and_then(Value::as_object);
-            for target in mapping.into_iter().flatten().filter_map(|(_, t)| t.as_str()) {
+            let mapping = node
+                .value
+                .get("discriminator")
+                .and_then(|d| d.get("mapping"))
+                .and_then(Value::as_object);
+            for target in mapping
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, t)| t.as_str())
+            {
                 if let Some(t) = target.strip_prefix('#') {
                     refs.push((node.pointer.to_string(), t.to_string()));
                 }
@@ -32,18 +40,38 @@ pub(super) fn check(lint: &mut Lint<'_>) {
         .filter(|(at, _)| !at.starts_with("/components/"))
         .map(|(_, target)| target.clone())
         .collect();
-    if let Some(r) = lint.doc.get("x-error-schema").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+    if let Some(r) = lint
+        .doc
+        .get("x-error-schema")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
         queue.push(r.to_string());
     }
     let mut requirements: Vec<&Value> = lint.doc.get("security").into_iter().collect();
-    requirements.extend(lint.operations.iter().filter_map(|op| op.value.get("security")));
-    for requirement in requirements.into_iter().filter_map(Value::as_array).flatten() {
-        for name in requirement.as_object().into_iter().flatten().map(|(k, _)| k) {
+    requirements.extend(
+        lint.operations
+            .iter()
+            .filter_map(|op| op.value.get("security")),
+    );
+    for requirement in requirements
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+    {
+        for name in requirement
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
             queue.push(push_token("/components/securitySchemes", name));
         }
     }
     while let Some(target) = queue.pop() {
-        let Some(component) = component_of(&target) else { continue };
+        let Some(component) = component_of(&target) else {
+            continue;
+        };
         if !used.insert(component.clone()) {
             continue;
         }
@@ -56,7 +84,13 @@ pub(super) fn check(lint: &mut Lint<'_>) {
     }
 
     let mut unused = Vec::new();
-    for (section, entries) in lint.doc.get("components").and_then(Value::as_object).into_iter().flatten() {
+    for (section, entries) in lint
+        .doc
+        .get("components")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let base = push_token("/components", section);
         for (name, _) in entries.as_object().into_iter().flatten() {
             let pointer = push_token(&base, name);

@@ -18,7 +18,11 @@ pub(super) fn check(lint: &mut Lint<'_>) {
             Kind::Schema => {
                 for key in ["example", "default"] {
                     if let Some(v) = node.value.get(key) {
-                        cases.push((push_token(node.pointer, key), node.pointer.to_string(), v.clone()));
+                        cases.push((
+                            push_token(node.pointer, key),
+                            node.pointer.to_string(),
+                            v.clone(),
+                        ));
                     }
                 }
             }
@@ -28,7 +32,11 @@ pub(super) fn check(lint: &mut Lint<'_>) {
                 }
                 let schema = push_token(node.pointer, "schema");
                 if let Some(v) = node.value.get("example") {
-                    cases.push((push_token(node.pointer, "example"), schema.clone(), v.clone()));
+                    cases.push((
+                        push_token(node.pointer, "example"),
+                        schema.clone(),
+                        v.clone(),
+                    ));
                 }
                 let examples = node.value.get("examples").and_then(Value::as_object);
                 for (name, example) in examples.into_iter().flatten() {
@@ -43,9 +51,16 @@ pub(super) fn check(lint: &mut Lint<'_>) {
     });
     for (at, schema, value) in cases {
         if let Err(errors) = lint.checker.check(&schema, &value) {
-            let what = if at.ends_with("/default") { "default" } else { "example" };
+            let what = if at.ends_with("/default") {
+                "default"
+            } else {
+                "example"
+            };
             for e in errors {
-                lint.error(&at, format!("{what} does not validate against its schema: {e}"));
+                lint.error(
+                    &at,
+                    format!("{what} does not validate against its schema: {e}"),
+                );
             }
         }
     }
@@ -75,7 +90,11 @@ pub(super) fn check_fixtures(lint: &mut Lint<'_>, fixtures: &[Fixture<'_>]) {
             continue;
         };
         let mut target = None;
-        let mut statuses: Vec<&str> = op.responses(lint.doc).into_iter().map(|(s, _, _)| s).collect();
+        let mut statuses: Vec<&str> = op
+            .responses(lint.doc)
+            .into_iter()
+            .map(|(s, _, _)| s)
+            .collect();
         statuses.sort();
         for status in statuses.into_iter().filter(|s| is_success(s)) {
             let content = op
@@ -85,13 +104,21 @@ pub(super) fn check_fixtures(lint: &mut Lint<'_>, fixtures: &[Fixture<'_>]) {
                 .and_then(|r| follow(lint.doc, r))
                 .and_then(|r| r.get("content"))
                 .and_then(Value::as_object);
-            if let Some(ct) = content.into_iter().flatten().map(|(ct, _)| ct).find(|ct| is_json(ct)) {
+            if let Some(ct) = content
+                .into_iter()
+                .flatten()
+                .map(|(ct, _)| ct)
+                .find(|ct| is_json(ct))
+            {
                 target = op.response_schema_pointer(lint.doc, status, ct);
                 break;
             }
         }
         let Some(schema) = target else {
-            let message = format!("operation `{}` has no 2xx JSON response to check the fixture against", fixture.operation_id);
+            let message = format!(
+                "operation `{}` has no 2xx JSON response to check the fixture against",
+                fixture.operation_id
+            );
             lint.out.push(at(1, "", message));
             continue;
         };

@@ -94,14 +94,22 @@ impl<'a> Operation<'a> {
     }
 
     /// The schema pointer of a response's content for `content_type`, following a response `$ref`.
-    fn response_schema_pointer(&self, doc: &'a Value, status: &str, content_type: &str) -> Option<String> {
+    fn response_schema_pointer(
+        &self,
+        doc: &'a Value,
+        status: &str,
+        content_type: &str,
+    ) -> Option<String> {
         let response = self.value.get("responses")?.get(status)?;
         let mut pointer = push_token(&push_token(&self.pointer, "responses"), status);
         if let Some(r) = response.get("$ref").and_then(Value::as_str) {
             pointer = r.strip_prefix('#')?.to_string();
         }
         let resolved = follow(doc, response)?;
-        let schema_pointer = push_token(&push_token(&push_token(&pointer, "content"), content_type), "schema");
+        let schema_pointer = push_token(
+            &push_token(&push_token(&pointer, "content"), content_type),
+            "schema",
+        );
         resolved.get("content")?.get(content_type)?.get("schema")?;
         Some(schema_pointer)
     }
@@ -111,7 +119,12 @@ impl<'a> Operation<'a> {
     fn parameters(&self, doc: &'a Value) -> Vec<&'a Value> {
         let mut out: Vec<&'a Value> = Vec::new();
         for source in [self.value, self.path_item] {
-            for p in source.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+            for p in source
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(p) = follow(doc, p) else { continue };
                 let key = (p.get("name"), p.get("in"));
                 if !out.iter().any(|q| (q.get("name"), q.get("in")) == key) {

@@ -13,7 +13,10 @@ pub(super) fn check(lint: &mut Lint<'_>) {
     let required_everywhere = match lint.doc.get("x-error-responses") {
         None => Vec::new(),
         Some(v) => status_list(v).unwrap_or_else(|| {
-            lint.error("/x-error-responses", "`x-error-responses` must be a list of status codes");
+            lint.error(
+                "/x-error-responses",
+                "`x-error-responses` must be a list of status codes",
+            );
             Vec::new()
         }),
     };
@@ -36,7 +39,10 @@ pub(super) fn check(lint: &mut Lint<'_>) {
 
         let responses = op.responses(lint.doc);
         if !responses.iter().any(|(status, _, _)| is_success(status)) {
-            problems.push((push_token(&op.pointer, "responses"), format!("{} has no success (2xx) response", op.label())));
+            problems.push((
+                push_token(&op.pointer, "responses"),
+                format!("{} has no success (2xx) response", op.label()),
+            ));
         }
 
         let mut documented = required_everywhere.clone();
@@ -55,7 +61,10 @@ pub(super) fn check(lint: &mut Lint<'_>) {
             if !responses.iter().any(|(s, _, _)| *s == status) {
                 problems.push((
                     push_token(&op.pointer, "responses"),
-                    format!("{} does not declare the documented response {status}", op.label()),
+                    format!(
+                        "{} does not declare the documented response {status}",
+                        op.label()
+                    ),
                 ));
             }
         }
@@ -65,12 +74,17 @@ pub(super) fn check(lint: &mut Lint<'_>) {
                 if !is_error(status) {
                     continue;
                 }
-                let content = response.and_then(|r| r.get("content")).and_then(Value::as_object);
+                let content = response
+                    .and_then(|r| r.get("content"))
+                    .and_then(Value::as_object);
                 for (content_type, media) in content.into_iter().flatten() {
                     if !is_json(content_type) {
                         continue;
                     }
-                    let reference = media.get("schema").and_then(|s| s.get("$ref")).and_then(Value::as_str);
+                    let reference = media
+                        .get("schema")
+                        .and_then(|s| s.get("$ref"))
+                        .and_then(Value::as_str);
                     if reference != Some(error_schema.as_str()) {
                         problems.push((
                             pointer.clone(),
@@ -92,19 +106,32 @@ pub(super) fn check(lint: &mut Lint<'_>) {
 fn error_schema(lint: &mut Lint<'_>) -> Option<String> {
     let value = lint.doc.get("x-error-schema")?;
     let Some(reference) = value.as_str() else {
-        lint.error("/x-error-schema", "`x-error-schema` must be a `$ref` string such as '#/components/schemas/Error'");
+        lint.error(
+            "/x-error-schema",
+            "`x-error-schema` must be a `$ref` string such as '#/components/schemas/Error'",
+        );
         return None;
     };
-    let resolves = reference.strip_prefix('#').and_then(|p| lint.doc.pointer(p)).is_some();
+    let resolves = reference
+        .strip_prefix('#')
+        .and_then(|p| lint.doc.pointer(p))
+        .is_some();
     if !resolves {
-        lint.error("/x-error-schema", format!("`x-error-schema` `{reference}` does not resolve"));
+        lint.error(
+            "/x-error-schema",
+            format!("`x-error-schema` `{reference}` does not resolve"),
+        );
         return None;
     }
     Some(reference.to_string())
 }
 
 /// Each `{name}` of the path template has a path parameter, and each path parameter a `{name}`.
-fn check_path_parameters(lint: &Lint<'_>, op: &super::Operation<'_>, problems: &mut Vec<(String, String)>) {
+fn check_path_parameters(
+    lint: &Lint<'_>,
+    op: &super::Operation<'_>,
+    problems: &mut Vec<(String, String)>,
+) {
     let template: Vec<&str> = op
         .path
         .split('{')
@@ -121,7 +148,10 @@ fn check_path_parameters(lint: &Lint<'_>, op: &super::Operation<'_>, problems: &
         if !declared.contains(name) {
             problems.push((
                 op.pointer.clone(),
-                format!("path template variable `{{{name}}}` has no path parameter in {}", op.label()),
+                format!(
+                    "path template variable `{{{name}}}` has no path parameter in {}",
+                    op.label()
+                ),
             ));
         }
     }
@@ -129,7 +159,10 @@ fn check_path_parameters(lint: &Lint<'_>, op: &super::Operation<'_>, problems: &
         if !template.contains(&name) {
             problems.push((
                 op.pointer.clone(),
-                format!("path parameter `{name}` does not appear in the path template `{}`", op.path),
+                format!(
+                    "path parameter `{name}` does not appear in the path template `{}`",
+                    op.path
+                ),
             ));
         }
     }

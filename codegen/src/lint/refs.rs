@@ -13,10 +13,16 @@ pub(super) fn check(lint: &mut Lint<'_>) {
             refs.push((node.pointer.to_string(), node.kind, r.to_string()));
         }
         if node.kind == Kind::Schema {
-            let mapping = node.value.get("discriminator").and_then(|d| d.get("mapping"));
+            let mapping = node
+                .value
+                .get("discriminator")
+                .and_then(|d| d.get("mapping"));
             for (name, target) in mapping.and_then(Value::as_object).into_iter().flatten() {
                 if let Some(t) = target.as_str().filter(|t| t.starts_with('#')) {
-                    let at = push_token(&push_token(&push_token(node.pointer, "discriminator"), "mapping"), name);
+                    let at = push_token(
+                        &push_token(&push_token(node.pointer, "discriminator"), "mapping"),
+                        name,
+                    );
                     refs.push((at, Kind::Schema, t.to_string()));
                 }
             }
@@ -37,7 +43,10 @@ fn check_one(lint: &mut Lint<'_>, pointer: &str, kind: Kind, reference: &str) {
         lint.error(pointer, format!("$ref `{reference}` does not resolve"));
         return;
     }
-    if let Some(section) = target.strip_prefix("/components/").and_then(|t| t.split('/').next()) {
+    if let Some(section) = target
+        .strip_prefix("/components/")
+        .and_then(|t| t.split('/').next())
+    {
         let expected = match kind {
             Kind::Schema => Some("schemas"),
             Kind::Parameter => Some("parameters"),
@@ -60,12 +69,20 @@ fn check_one(lint: &mut Lint<'_>, pointer: &str, kind: Kind, reference: &str) {
     // members of the cycle report it, so each cycle is reported where it is written.
     let mut chain = vec![pointer.to_string()];
     let mut current = target.to_string();
-    while let Some(next) = lint.doc.pointer(&current).and_then(|v| v.get("$ref")).and_then(Value::as_str) {
+    while let Some(next) = lint
+        .doc
+        .pointer(&current)
+        .and_then(|v| v.get("$ref"))
+        .and_then(Value::as_str)
+    {
         if let Some(start) = chain.iter().position(|p| *p == current) {
             if start == 0 {
                 let mut shown: Vec<String> = chain.iter().map(|p| format!("#{p}")).collect();
                 shown.push(format!("#{pointer}"));
-                lint.error(pointer, format!("cyclic $ref chain: {}", shown.join(" -> ")));
+                lint.error(
+                    pointer,
+                    format!("cyclic $ref chain: {}", shown.join(" -> ")),
+                );
             }
             return;
         }
@@ -96,7 +113,12 @@ fn check_security(lint: &mut Lint<'_>) {
     }
     for (pointer, requirements) in places {
         for (i, requirement) in requirements.as_array().into_iter().flatten().enumerate() {
-            for name in requirement.as_object().into_iter().flatten().map(|(k, _)| k) {
+            for name in requirement
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+            {
                 if !schemes.contains_key(name) {
                     lint.error(
                         &push_token(&format!("{pointer}/{i}"), name),

@@ -8,10 +8,23 @@ use crate::walk::{follow, walk, Kind};
 
 /// Name fragments that mean a value is a credential. Compared case-insensitively with `_` and `-`
 /// removed, so `api_key`, `apiKey` and `X-Api-Key` all match.
-const SECRET_WORDS: [&str; 8] = ["password", "passphrase", "passwd", "token", "secret", "apikey", "sessionid", "csrf"];
+const SECRET_WORDS: [&str; 8] = [
+    "password",
+    "passphrase",
+    "passwd",
+    "token",
+    "secret",
+    "apikey",
+    "sessionid",
+    "csrf",
+];
 
 pub fn looks_secret(name: &str) -> bool {
-    let folded: String = name.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
+    let folded: String = name
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .collect::<String>()
+        .to_lowercase();
     SECRET_WORDS.iter().any(|w| folded.contains(w))
 }
 
@@ -21,7 +34,10 @@ pub fn is_marked(doc: &Value, node: &Value) -> Option<bool> {
     if let Some(flag) = explicit(node) {
         return Some(flag);
     }
-    let schema = node.get("schema").and_then(|s| follow(doc, s)).or(Some(node))?;
+    let schema = node
+        .get("schema")
+        .and_then(|s| follow(doc, s))
+        .or(Some(node))?;
     if let Some(flag) = explicit(schema) {
         return Some(flag);
     }
@@ -37,13 +53,18 @@ pub(super) fn check(lint: &mut Lint<'_>) {
         let name = match node.kind {
             // A property: the last token of `.../properties/<name>`.
             Kind::Schema => {
-                let Some((parent, last)) = node.pointer.rsplit_once('/') else { return };
+                let Some((parent, last)) = node.pointer.rsplit_once('/') else {
+                    return;
+                };
                 if !parent.ends_with("/properties") {
                     return;
                 }
                 // Only leaves hold the secret; an object named `tokenInfo` is a container.
                 let t = node.value.get("type").and_then(Value::as_str);
-                if matches!(t, Some("object" | "array" | "boolean" | "integer" | "number")) {
+                if matches!(
+                    t,
+                    Some("object" | "array" | "boolean" | "integer" | "number")
+                ) {
                     return;
                 }
                 unescape_token(last)

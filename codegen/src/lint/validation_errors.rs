@@ -24,7 +24,11 @@ pub(super) fn check(lint: &mut Lint<'_>) {
         };
         for (i, rule) in rules.iter().flatten().enumerate() {
             let rule_at = format!("{rules_at}/{i}");
-            let declared = op.value.get("responses").and_then(|r| r.get(&rule.status)).is_some();
+            let declared = op
+                .value
+                .get("responses")
+                .and_then(|r| r.get(&rule.status))
+                .is_some();
             if !declared {
                 problems.push((
                     push_token(&op.pointer, "responses"),
@@ -36,7 +40,9 @@ pub(super) fn check(lint: &mut Lint<'_>) {
                 ));
                 continue;
             }
-            let Some(schema) = op.response_schema_pointer(lint.doc, &rule.status, &rule.content_type) else {
+            let Some(schema) =
+                op.response_schema_pointer(lint.doc, &rule.status, &rule.content_type)
+            else {
                 problems.push((
                     push_token(&op.pointer, "responses"),
                     format!(
@@ -49,19 +55,21 @@ pub(super) fn check(lint: &mut Lint<'_>) {
                 continue;
             };
             let body = rule.render("example problem");
-            let body = if is_json(&rule.content_type) {
-                body
-            } else if body.is_string() {
-                body
-            } else {
-                problems.push((format!("{rule_at}/template"), "a non-JSON template must be a string".into()));
+            if !is_json(&rule.content_type) && !body.is_string() {
+                problems.push((
+                    format!("{rule_at}/template"),
+                    "a non-JSON template must be a string".into(),
+                ));
                 continue;
-            };
+            }
             if let Err(errors) = lint.checker.check(&schema, &body) {
                 for e in errors {
                     problems.push((
                         format!("{rule_at}/template"),
-                        format!("template does not validate against #{schema} ({}): {e}", op.label()),
+                        format!(
+                            "template does not validate against #{schema} ({}): {e}",
+                            op.label()
+                        ),
                     ));
                 }
             }
@@ -72,11 +80,18 @@ pub(super) fn check(lint: &mut Lint<'_>) {
     }
 }
 
-fn parse_rules(raw: &Value, at: &str, problems: &mut Vec<(String, String)>) -> Option<Vec<ValidationErrorRule>> {
+fn parse_rules(
+    raw: &Value,
+    at: &str,
+    problems: &mut Vec<(String, String)>,
+) -> Option<Vec<ValidationErrorRule>> {
     match extensions::parse::<Vec<ValidationErrorRule>>(raw) {
         Ok(rules) => Some(rules),
         Err((pointer, message)) => {
-            problems.push((format!("{at}{pointer}"), format!("malformed x-validation-error: {message}")));
+            problems.push((
+                format!("{at}{pointer}"),
+                format!("malformed x-validation-error: {message}"),
+            ));
             None
         }
     }
