@@ -5,6 +5,7 @@
 //! `xtask` does the IO.
 
 pub mod diagnostic;
+pub mod emit;
 pub mod extensions;
 pub mod ir;
 pub mod lint;

@@ -1,6 +1,7 @@
 //! `cargo xtask`: every task of this repository that does IO (reading specs, writing generated code,
 //! running checks). The libraries it drives stay pure.
 
+mod codegen;
 mod lint;
 mod project;
 
@@ -10,13 +11,22 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  lint [SPEC...]    check every spec in specs/ (or the given files) and its fixtures
+  lint [SPEC...]              check every spec in specs/ (or the given files) and its fixtures
+  regenerate [--check]        regenerate generated/<vendor>/src/generated/ from specs/ (--check: fail if stale)
+  generate --spec F --out D [--name N]
+                              generate a standalone crate for any OpenAPI 3.0 document
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("lint") => lint::run(&args[1..]),
+        Some("regenerate") => match &args[1..] {
+            [] => codegen::regenerate(false),
+            [flag] if flag == "--check" => codegen::regenerate(true),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask regenerate [--check]")),
+        },
+        Some("generate") => codegen::generate(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(true)

@@ -21,6 +21,7 @@
 pub mod encoding;
 pub mod error;
 pub mod job;
+pub mod nullable;
 pub mod retry;
 pub mod secret;
 

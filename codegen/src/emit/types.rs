@@ -1,0 +1,208 @@
+//! The type space as Rust items: structs, open string enums, unions and aliases.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::tokens::{bare, doc, ident, ty};
+use crate::ir::types::{Field, Struct, TypeDef, TypeKind, Variant};
+use crate::ir::TypeSpace;
+
+pub fn emit(space: &TypeSpace) -> TokenStream {
+    let items = space.types.values().map(|def| match &def.kind {
+        TypeKind::Struct(s) => structure(def, s),
+        TypeKind::StringEnum { variants } => string_enum(def, variants),
+        TypeKind::Union { variants, tag } => union(def, variants, tag.as_deref()),
+        TypeKind::Alias(t) => {
+            let name = ident(&def.name.rust);
+            let doc = doc(def.doc.as_deref());
+            let t = ty(t);
+            quote!(#doc pub type #name = #t;)
+        }
+    });
+    quote! {
+        // Doc comments are the spec's prose, which follows Markdown habits, not rustdoc's.
+        #![allow(
+            clippy::large_enum_variant,
+            clippy::doc_lazy_continuation,
+            clippy::doc_overindented_list_items,
+            clippy::too_long_first_doc_paragraph,
+            clippy::empty_docs,
+            clippy::tabs_in_doc_comments
+        )]
+        #(#items)*
+    }
+}
+
+fn derives(def: &TypeDef, default: bool) -> TokenStream {
+    let eq = def.eq.then(|| quote!(Eq,));
+    let default = default.then(|| quote!(Default,));
+    quote!(#[derive(Debug, Clone, PartialEq, #eq #default ::serde::Serialize, ::serde::Deserialize)])
+}
+
+fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
+    let name = ident(&def.name.rust);
+    let type_doc = doc(def.doc.as_deref());
+    let fields = s.fields.iter().map(field);
+    let additional = s.additional.as_ref().map(|t| {
+        let t = ty(t);
+        quote! {
+            /// Members not named above (`additionalProperties`).
+            #[serde(flatten)]
+            pub additional_properties: ::std::collections::BTreeMap<::std::string::String, #t>,
+        }
+    });
+    let all_optional = s.fields.iter().all(|f| !f.required);
+    let derives = derives(def, all_optional);
+    quote! {
+        #type_doc
+        #derives
+        pub struct #name {
+            #(#fields)*
+            #additional
+        }
+    }
+}
+
+fn field(f: &Field) -> TokenStream {
+    let name = ident(&f.name.rust);
+    let doc = doc(f.doc.as_deref());
+    let api = &f.name.api;
+    let rename = (bare(&f.name.rust) != api).then(|| quote!(rename = #api,));
+    let inner = ty(&f.ty);
+    let (t, attrs) = match (f.required, f.nullable) {
+        (true, false) => (inner, quote!()),
+        // Present but possibly null.
+        (true, true) => (quote!(::std::option::Option<#inner>), quote!()),
+        // Absent or a value.
+        (false, false) => (
+            quote!(::std::option::Option<#inner>),
+            quote!(default, skip_serializing_if = "Option::is_none",),
+        ),
+        // Absent (outer None), null (Some(None)) or a value: three states the API tells apart.
+        (false, true) => (
+            quote!(::std::option::Option<::std::option::Option<#inner>>),
+            quote!(
+                default,
+                skip_serializing_if = "Option::is_none",
+                with = "::codegen_runtime::nullable",
+            ),
+        ),
+    };
+    let serde = if rename.is_some() || !attrs.is_empty() {
+        quote!(#[serde(#rename #attrs)])
+    } else {
+        quote!()
+    };
+    quote! {
+        #doc
+        #serde
+        pub #name: #t,
+    }
+}
+
+fn string_enum(def: &TypeDef, variants: &[crate::ir::names::Name]) -> TokenStream {
+    let name = ident(&def.name.rust);
+    let type_doc = doc(def.doc.as_deref());
+    let idents: Vec<_> = variants.iter().map(|v| ident(&v.rust)).collect();
+    let values: Vec<&str> = variants.iter().map(|v| v.api.as_str()).collect();
+    quote! {
+        #type_doc
+        ///
+        /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+        /// between firmware releases.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum #name {
+            #(#[doc = #values] #idents,)*
+            /// A value this spec does not list.
+            Unknown(::std::string::String),
+        }
+        impl #name {
+            /// The value as the API spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#idents => #values,)*
+                    Self::Unknown(other) => other,
+                }
+            }
+        }
+        impl ::std::str::FromStr for #name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                ::std::result::Result::Ok(match value {
+                    #(#values => Self::#idents,)*
+                    other => Self::Unknown(::std::string::ToString::to_string(other)),
+                })
+            }
+        }
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+                let ::std::result::Result::Ok(parsed) = value.parse();
+                ::std::result::Result::Ok(parsed)
+            }
+        }
+    }
+}
+
+fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream {
+    let name = ident(&def.name.rust);
+    let type_doc = doc(def.doc.as_deref());
+    let eq = def.eq.then(|| quote!(Eq,));
+    let cases = variants.iter().map(|v| {
+        let n = ident(&v.name.rust);
+        let t = ty(&v.ty);
+        quote!(#n(#t),)
+    });
+    let Some(tag) = tag else {
+        return quote! {
+            #type_doc
+            ///
+            /// Untagged: the first variant that the value deserializes into.
+            #[derive(Debug, Clone, PartialEq, #eq ::serde::Serialize, ::serde::Deserialize)]
+            #[serde(untagged)]
+            pub enum #name {
+                #(#cases)*
+            }
+        };
+    };
+    let arms = variants.iter().map(|v| {
+        let n = ident(&v.name.rust);
+        let tags = &v.tags;
+        quote! {
+            #(::std::option::Option::Some(#tags))|* => ::serde_json::from_value(value).map(Self::#n).map_err(::serde::de::Error::custom),
+        }
+    });
+    let tag_doc =
+        format!(" Chosen by the value of `{tag}`; an unknown value is kept, whole, as `Other`.");
+    quote! {
+        #type_doc
+        ///
+        #[doc = #tag_doc]
+        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+        #[serde(untagged)]
+        pub enum #name {
+            #(#cases)*
+            /// A variant this spec does not list.
+            Other(::serde_json::Value),
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                match value.get(#tag).and_then(::serde_json::Value::as_str) {
+                    #(#arms)*
+                    _ => ::std::result::Result::Ok(Self::Other(value)),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Typed Rust for the ZStack backup storage API.
+//!
+//! Everything under `generated/` is produced by `cargo xtask regenerate` from `specs/zstack.yaml`;
+//! this file is the hand-written part. Regenerate after changing the spec; never edit the generated
+//! files.
+
+#[rustfmt::skip]
+mod generated;
+
+#[cfg(feature = "type-registry")]
+#[doc(hidden)]
+pub use generated::registry;
+pub use generated::types;
