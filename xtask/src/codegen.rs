@@ -51,29 +51,32 @@ fn generate_files(spec: &Path, dir: &Path) -> Result<Output> {
     })
 }
 
-/// Regenerates `generated/<stem>/src/generated/` for every spec. In check mode nothing is written;
-/// returns false when anything is stale.
+/// Regenerates the checked-in generated code: `generated/<stem>/` for every vendor spec in `specs/`,
+/// and `codegen/tests/generated/<stem>/` for every generator fixture spec in `codegen/tests/specs/`.
+/// In check mode nothing is written; returns false when anything is stale.
 pub fn regenerate(check: bool) -> Result<bool> {
     let mut stale = Vec::new();
-    for spec in project::specs()? {
-        let stem = spec
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let crate_dir = project::root().join("generated").join(&stem);
-        if !crate_dir.join("Cargo.toml").is_file() {
-            bail!(
-                "{} has no crate: create {} (Cargo.toml and src/lib.rs, like generated/lxca/)",
-                project::display(&spec),
-                project::display(&crate_dir)
-            );
+    let sets = [
+        (project::specs()?, project::root().join("generated")),
+        (project::fixture_specs()?, project::root().join("codegen/tests/generated")),
+    ];
+    for (specs, crates) in sets {
+        for spec in specs {
+            let stem = spec.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let crate_dir = crates.join(&stem);
+            if !crate_dir.join("Cargo.toml").is_file() {
+                bail!(
+                    "{} has no crate: create {} (Cargo.toml and src/lib.rs, like generated/lxca/)",
+                    project::display(&spec),
+                    project::display(&crate_dir)
+                );
+            }
+            let output = generate_files(&spec, &crate_dir.join("src/generated"))?;
+            for w in &output.warnings {
+                eprintln!("{w}");
+            }
+            stale.extend(sync(&output, check)?);
         }
-        let output = generate_files(&spec, &crate_dir.join("src/generated"))?;
-        for w in &output.warnings {
-            eprintln!("{w}");
-        }
-        stale.extend(sync(&output, check)?);
     }
     if stale.is_empty() {
         return Ok(true);

@@ -14,8 +14,20 @@ pub fn root() -> PathBuf {
 
 /// The vendor specs, `specs/*.yaml`, sorted by name.
 pub fn specs() -> Result<Vec<PathBuf>> {
-    let dir = root().join("specs");
-    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+    yaml_files(&root().join("specs"))
+}
+
+/// The generator's fixture specs, `codegen/tests/specs/*.yaml`, sorted by name.
+pub fn fixture_specs() -> Result<Vec<PathBuf>> {
+    let dir = root().join("codegen/tests/specs");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    yaml_files(&dir)
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))

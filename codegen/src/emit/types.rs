@@ -76,14 +76,14 @@ fn field(f: &Field) -> TokenStream {
         // Absent or a value.
         (false, false) => (
             quote!(::std::option::Option<#inner>),
-            quote!(default, skip_serializing_if = "Option::is_none",),
+            quote!(default, skip_serializing_if = "::std::option::Option::is_none",),
         ),
         // Absent (outer None), null (Some(None)) or a value: three states the API tells apart.
         (false, true) => (
             quote!(::std::option::Option<::std::option::Option<#inner>>),
             quote!(
                 default,
-                skip_serializing_if = "Option::is_none",
+                skip_serializing_if = "::std::option::Option::is_none",
                 with = "::codegen_runtime::nullable",
             ),
         ),

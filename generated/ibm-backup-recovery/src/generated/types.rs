@@ -9,9 +9,13 @@
 )]
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AagInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_id: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -19,37 +23,37 @@ pub struct AdvancedSettings {
     #[serde(
         rename = "clonedDbBackupStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloned_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dbBackupIfNotOnlineStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub db_backup_if_not_online_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "missingDbBackupStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub missing_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "offlineRestoringDbBackupStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub offline_restoring_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "readOnlyDbBackupStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub read_only_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "reportAllNonAutoprotectDbErrors",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub report_all_non_autoprotect_db_errors: ::std::option::Option<
         ::std::string::String,
@@ -57,72 +61,104 @@ pub struct AdvancedSettings {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AgentInfoObject {
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<Error>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "previousSoftwareVersion",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub previous_software_version: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AgentUpgradeInfoObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub info: ::std::option::Option<AgentInfoObject>,
 }
 /// Specifies the state of an agent upgrade task
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AgentUpgradeTaskState {
-    #[serde(rename = "agentIDs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "agentIDs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub agent_i_ds: ::std::option::Option<::std::vec::Vec<i64>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub agents: ::std::option::Option<::std::vec::Vec<AgentUpgradeInfoObject>>,
-    #[serde(rename = "clusterVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterVersion",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_version: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<Error>,
     /// Specifies the ID of the task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(rename = "isRetryable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isRetryable",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_retryable: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "retriedTaskID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "retriedTaskID",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub retried_task_id: ::std::option::Option<i64>,
     #[serde(
         rename = "scheduleEndTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "scheduleTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
     /// Specifies the status of the task. 'Scheduled' indicates that the upgrade task is yet to start. 'Running' indicates that the upgrade task has started execution. 'Succeeded' indicates that the upgrade task completed without an error. 'Failed' indicates that upgrade has failed for all agents. 'PartiallyFailed' indicates that upgrade has failed for some agents. Assumption: the document lists no values; these are the constants of IBM's Go SDK (AgentUpgradeTaskState_Status_*).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<AgentUpgradeTaskStateStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the status of the task. 'Scheduled' indicates that the upgrade task is yet to start. 'Running' indicates that the upgrade task has started execution. 'Succeeded' indicates that the upgrade task completed without an error. 'Failed' indicates that upgrade has failed for all agents. 'PartiallyFailed' indicates that upgrade has failed for some agents. Assumption: the document lists no values; these are the constants of IBM's Go SDK (AgentUpgradeTaskState_Status_*).
@@ -203,16 +239,24 @@ impl<'de> ::serde::Deserialize<'de> for AgentUpgradeTaskStateStatus {
 /// List of agent upgrade tasks
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AgentUpgradeTaskStates {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tasks: ::std::option::Option<::std::vec::Vec<AgentUpgradeTaskState>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlertTarget {
-    #[serde(rename = "emailAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "emailAddress",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub email_address: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub language: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "recipientType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recipientType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub recipient_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -220,37 +264,49 @@ pub struct ArchivalDataStats {
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(rename = "bytesRead", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bytesRead",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bytes_read: ::std::option::Option<i64>,
     #[serde(
         rename = "logicalBytesTransferred",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "physicalBytesTransferred",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "avgLogicalTransferRateBps",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub avg_logical_transfer_rate_bps: ::std::option::Option<i64>,
-    #[serde(rename = "fileWalkDone", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileWalkDone",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_walk_done: ::std::option::Option<bool>,
-    #[serde(rename = "totalFileCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalFileCount",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "backupFileCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_file_count: ::std::option::Option<i64>,
 }
@@ -259,7 +315,7 @@ pub struct ArchivalRunSummary {
     #[serde(
         rename = "archivalTargetResults",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_results: ::std::option::Option<
         ::std::vec::Vec<ArchivalTargetResult>,
@@ -267,36 +323,68 @@ pub struct ArchivalRunSummary {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ArchivalTargetConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(rename = "logRetention", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "logRetention",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tierSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierSettings",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
     #[serde(
         rename = "extendedRetention",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
         ::std::vec::Vec<ExtendedRetentionPolicy>,
@@ -304,200 +392,352 @@ pub struct ArchivalTargetConfiguration {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ArchivalTargetResult {
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "archivalTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "usageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "usageType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tierSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierSettings",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
-    #[serde(rename = "runType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "isSlaViolated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isSlaViolated",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_sla_violated: ::std::option::Option<bool>,
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queuedTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queued_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "isIncremental", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isIncremental",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_incremental: ::std::option::Option<bool>,
     #[serde(
         rename = "isForeverIncremental",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_forever_incremental: ::std::option::Option<bool>,
-    #[serde(rename = "isCadArchive", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCadArchive",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_cad_archive: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "statsTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statsTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "indexingTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "successfulObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "successfulAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_app_objects_count: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<ArchivalDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConstraints",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
-    #[serde(rename = "wormProperties", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "wormProperties",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub worm_properties: ::std::option::Option<WormProperties>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ArchivalTargetSummaryInfo {
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "archivalTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "usageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "usageType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tierSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierSettings",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ArchivalTargetTierInfo {
-    #[serde(rename = "awsTiering", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "awsTiering",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aws_tiering: ::std::option::Option<AwsTiers>,
-    #[serde(rename = "azureTiering", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureTiering",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub azure_tiering: ::std::option::Option<AzureTiers>,
-    #[serde(rename = "cloudPlatform", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cloudPlatform",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cloud_platform: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "googleTiering", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "googleTiering",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub google_tiering: ::std::option::Option<GoogleTiers>,
-    #[serde(rename = "oracleTiering", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oracleTiering",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub oracle_tiering: ::std::option::Option<OracleTiers>,
     #[serde(
         rename = "currentTierType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub current_tier_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AwsCloudSpinParams {
-    #[serde(rename = "customTagList", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "customTagList",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub custom_tag_list: ::std::option::Option<::std::vec::Vec<CustomTagParams>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub region: ::std::option::Option<i64>,
-    #[serde(rename = "subnetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "subnetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub subnet_id: ::std::option::Option<i64>,
-    #[serde(rename = "vpcId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vpcId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vpc_id: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AwsSnapshotParams {
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AwsTargetConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub region: ::std::option::Option<i64>,
-    #[serde(rename = "regionName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "regionName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub region_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AwsTier {
-    #[serde(rename = "moveAfterUnit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfterUnit",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "moveAfter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfter",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(rename = "tierType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AwsTiers {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<AwsTier>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -505,169 +745,213 @@ pub struct AzureCloudSpinParams {
     #[serde(
         rename = "availabilitySetId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub availability_set_id: ::std::option::Option<i64>,
     #[serde(
         rename = "networkResourceGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub network_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "resourceGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageAccountId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_account_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageContainerId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageResourceGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmResourceGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmStorageAccountId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_storage_account_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmStorageContainerId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_storage_container_id: ::std::option::Option<i64>,
-    #[serde(rename = "tempVmSubnetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tempVmSubnetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub temp_vm_subnet_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmVirtualNetworkId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_virtual_network_id: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AzureSnapshotParams {
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AzureTargetConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "resourceGroup", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "resourceGroup",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub resource_group: ::std::option::Option<i64>,
     #[serde(
         rename = "resourceGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "storageAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "storageAccount",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub storage_account: ::std::option::Option<i64>,
     #[serde(
         rename = "storageAccountName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_account_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageContainer",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container: ::std::option::Option<i64>,
     #[serde(
         rename = "storageContainerName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageResourceGroup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group: ::std::option::Option<i64>,
     #[serde(
         rename = "storageResourceGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AzureTier {
-    #[serde(rename = "moveAfterUnit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfterUnit",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "moveAfter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfter",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(rename = "tierType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AzureTiers {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<AzureTier>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupAttempt {
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "admittedTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub admitted_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "permitGrantTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub permit_grant_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queueDurationUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queue_duration_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<BackupDataStats>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -675,49 +959,85 @@ pub struct BackupDataStats {
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(rename = "bytesWritten", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bytesWritten",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bytes_written: ::std::option::Option<i64>,
-    #[serde(rename = "bytesRead", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bytesRead",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bytes_read: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupPolicy {
     pub regular: RegularBackupPolicy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub log: ::std::option::Option<LogBackupPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub bmr: ::std::option::Option<BmrBackupPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub cdp: ::std::option::Option<CdpBackupPolicy>,
     #[serde(
         rename = "storageArraySnapshot",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_array_snapshot: ::std::option::Option<StorageArraySnapshotBackupPolicy>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupRun {
-    #[serde(rename = "snapshotInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_info: ::std::option::Option<SnapshotInfo>,
-    #[serde(rename = "failedAttempts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "failedAttempts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub failed_attempts: ::std::option::Option<::std::vec::Vec<BackupAttempt>>,
 }
 /// Summary of a backup run (localBackupInfo, originalBackupInfo): run type, status, start and end times, messages and object counts
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupRunSummary {
-    #[serde(rename = "runType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "isSlaViolated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isSlaViolated",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_sla_violated: ::std::option::Option<bool>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     /// Status of the backup run (the run status values of the vendor notes).
     /// 'Running' indicates that the run is still running.
@@ -731,72 +1051,92 @@ pub struct BackupRunSummary {
     /// messages.
     /// 'Paused' indicates that the ongoing run has been paused.
     /// 'Skipped' indicates that the run was skipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<BackupRunSummaryStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "successfulObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "skippedObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub skipped_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "successfulAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledAppObjectsCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "localSnapshotStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_stats: ::std::option::Option<BackupDataStats>,
-    #[serde(rename = "indexingTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "statsTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statsTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "dataLock", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLock",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "localTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "localTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub local_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dataLockConstraints",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
 }
@@ -921,27 +1261,47 @@ pub struct BlackoutWindow {
     pub start_time: TimeOfDay,
     #[serde(rename = "endTime")]
     pub end_time: TimeOfDay,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BmrBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<BmrSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BmrSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "daySchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "daySchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
-    #[serde(rename = "weekSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
-    #[serde(rename = "monthSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monthSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
-    #[serde(rename = "yearSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "yearSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
 /// Specifies the request parameters for Cancel action on Protection runs. Assumption: the document shows no cancel example; only runId is certain (the answer echoes it), the other fields are assumed after IBM's naming and may differ.
@@ -951,28 +1311,40 @@ pub struct CancelProtectionGroupRunRequest {
     #[serde(rename = "runId")]
     pub run_id: ::std::string::String,
     /// Specifies the task id of the local run
-    #[serde(rename = "localTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "localTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub local_task_id: ::std::option::Option<::std::string::String>,
     /// List of entity ids for which we need to cancel the backup tasks
-    #[serde(rename = "objectIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the task id of the replication run
     #[serde(
         rename = "replicationTaskId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_task_id: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Specifies the task id of the archival run
-    #[serde(rename = "archivalTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_task_id: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies the task id of the cloudSpin run
     #[serde(
         rename = "cloudSpinTaskId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_task_id: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -980,14 +1352,26 @@ pub struct CancelProtectionGroupRunRequest {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CancelProtectionGroupRunResponseParams {
-    #[serde(rename = "runId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CancellationTimeoutParams {
-    #[serde(rename = "timeoutMins", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeoutMins",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub timeout_mins: ::std::option::Option<i64>,
-    #[serde(rename = "backupType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -999,58 +1383,82 @@ pub struct CascadedTargetConfiguration {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CassandraIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "keyspaceType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "keyspaceType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub keyspace_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CdpBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<CdpRetention>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CdpLocalBackupInfo {
-    #[serde(rename = "endTimeInUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeInUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_in_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "startTimeInUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_in_usecs: ::std::option::Option<i64>,
 }
@@ -1059,17 +1467,25 @@ pub struct CdpObjectInfo {
     #[serde(
         rename = "allowReEnableCdp",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub allow_re_enable_cdp: ::std::option::Option<bool>,
-    #[serde(rename = "cdpEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cdpEnabled",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cdp_enabled: ::std::option::Option<bool>,
-    #[serde(rename = "lastRunInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastRunInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_run_info: ::std::option::Option<CdpObjectLastRunInfo>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
 }
@@ -1078,47 +1494,79 @@ pub struct CdpObjectLastRunInfo {
     #[serde(
         rename = "localBackupInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_backup_info: ::std::option::Option<CdpLocalBackupInfo>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CdpRetention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
-    #[serde(rename = "dataLockConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLockConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ChannelItem {
-    #[serde(rename = "channelEmail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "channelEmail",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub channel_email: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "channelId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "channelId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub channel_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "channelName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "channelName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub channel_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "channelType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "channelType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub channel_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "creationTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "ownerNames", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ownerNames",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub owner_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CloudDeployTargetDetails {
-    #[serde(rename = "awsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "awsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
-    #[serde(rename = "azureParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -1126,7 +1574,7 @@ pub struct CloudSpinDataStats {
     #[serde(
         rename = "physicalBytesTransferred",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
 }
@@ -1135,7 +1583,7 @@ pub struct CloudSpinRunSummary {
     #[serde(
         rename = "cloudSpinTargetResults",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_target_results: ::std::option::Option<
         ::std::vec::Vec<CloudSpinTargetResult>,
@@ -1143,144 +1591,236 @@ pub struct CloudSpinRunSummary {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CloudSpinTarget {
-    #[serde(rename = "awsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "awsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
-    #[serde(rename = "azureParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CloudSpinTargetConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(rename = "logRetention", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "logRetention",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub target: ::std::option::Option<CloudSpinTarget>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CloudSpinTargetResult {
-    #[serde(rename = "awsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "awsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
-    #[serde(rename = "azureParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<CloudSpinDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "cloudspinTaskId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloudspin_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dataLockConstraints",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ClusterIdentifier {
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
-    #[serde(rename = "clusterName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonIndexedObjectParamsSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
@@ -1289,7 +1829,7 @@ pub struct CommonNasObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -1297,175 +1837,271 @@ pub struct CommonNasObjectParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonPostBackupScriptParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "timeoutSecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeoutSecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub timeout_secs: ::std::option::Option<i64>,
-    #[serde(rename = "isActive", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isActive",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_active: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonPreBackupScriptParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "timeoutSecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeoutSecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub timeout_secs: ::std::option::Option<i64>,
-    #[serde(rename = "isActive", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isActive",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_active: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnError",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_error: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonRecoverFileAndFolderInfo {
-    #[serde(rename = "absolutePath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "absolutePath",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub absolute_path: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "destinationDir", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "destinationDir",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub destination_dir: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "isDirectory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isDirectory",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_directory: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isViewFileRecovery",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_view_file_recovery: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonRecoverObjectSnapshotParams {
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "pointInTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub point_in_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "objectInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_info: ::std::option::Option<CommonRecoverObjectSnapshotParamsObjectInfo>,
     #[serde(
         rename = "snapshotTargetType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recoverFromStandby",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_from_standby: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "bytesRestored", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bytesRestored",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bytes_restored: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommonRecoverObjectSnapshotParamsObjectInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ConnectionConfig {
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(rename = "entityId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "entityId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub entity_id: ::std::option::Option<i64>,
     #[serde(
         rename = "connectorGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "dataSourceConnectionId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
 }
@@ -1476,17 +2112,21 @@ pub struct ConnectorConnectivityStatus {
     #[serde(
         rename = "lastConnectedTimestampSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_connected_timestamp_secs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ConnectorImageFile {
-    #[serde(rename = "imageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "imageType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub image_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -1500,13 +2140,13 @@ pub struct ConnectorMetadata {
     #[serde(
         rename = "connectorImageMetadata",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_image_metadata: ::std::option::Option<ConnectorImageMetadata>,
     #[serde(
         rename = "k8sConnectorInfoList",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub k8s_connector_info_list: ::std::option::Option<
         ::std::vec::Vec<K8sConnectorInfo>,
@@ -1514,87 +2154,139 @@ pub struct ConnectorMetadata {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CouchbaseIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CouchbaseIndexedObjectSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CouchbaseIndexedObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
@@ -1608,7 +2300,7 @@ pub struct CreateDataSourceConnectionRequest {
     #[serde(
         rename = "connectionEnvType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_env_type: ::std::option::Option<::std::string::String>,
 }
@@ -1622,20 +2314,20 @@ pub struct CreateDownloadFilesAndFoldersRecoveryRequest {
     #[serde(rename = "filesAndFolders")]
     pub files_and_folders: ::std::vec::Vec<FilesAndFoldersObject>,
     /// Specifies the list of documents to download using item ids
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub documents: ::std::option::Option<::std::vec::Vec<DocumentObject>>,
     /// Specifies the id of the parent recovery when this recovery is a child task of another recovery
     #[serde(
         rename = "parentRecoveryId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_recovery_id: ::std::option::Option<::std::string::String>,
     /// Specifies the glacier retrieval type when restoring or downloding files or folders from a Glacier-based cloud snapshot. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
     #[serde(
         rename = "glacierRetrievalType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub glacier_retrieval_type: ::std::option::Option<
         CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType,
@@ -1715,9 +2407,13 @@ pub struct CreateProtectionGroupRunRequest {
     #[serde(rename = "runType")]
     pub run_type: CreateProtectionGroupRunRequestRunType,
     /// Specifies the list of objects to be protected by this Protection Group run. These can be leaf objects or non-leaf objects in the protection hierarchy. This must be specified only if a subset of objects from the Protection Groups needs to be protected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<RunObject>>,
-    #[serde(rename = "targetsConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetsConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub targets_config: ::std::option::Option<RunTargetsConfiguration>,
 }
 /// Type of protection run. 'kRegular' indicates an incremental (CBT) backup. Incremental backups utilizing CBT (if supported) are captured of the target protection objects. The first run of a kRegular schedule captures all the blocks. 'kFull' indicates a full (no CBT) backup. A complete backup (all blocks) of the target protection objects are always captured and Change Block Tracking (CBT) is not utilized. 'kLog' indicates a Database Log backup. Capture the database transaction logs to allow rolling back to a specific point in time. 'kSystem' indicates system volume backup. It produces an image for bare metal recovery. Assumption: the allowed values are the run types the document lists for GetObjectSnapshots.
@@ -1802,7 +2498,7 @@ pub struct CreateProtectionGroupRunResponse {
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
 }
@@ -1814,15 +2510,23 @@ pub struct CreateRecoveryRequest {
     /// Specifies the type of snapshot environment to recover from, e.g. kPhysical, kSQL, kKubernetes. Assumption: the value set is not closed here (the document lists kPhysical and kSQL for filters only).
     #[serde(rename = "snapshotEnvironment")]
     pub snapshot_environment: ::std::string::String,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<RecoverPhysicalParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<RecoveryKubernetesParams>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<RecoverSqlParams>,
 }
 ///
@@ -1891,67 +2595,79 @@ impl<'de> ::serde::Deserialize<'de> for CreateRecoveryRequestInitiatorType {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateUpgradeTaskRequest {
     /// Specifies the agents upgraded in the task
-    #[serde(rename = "agentIDs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "agentIDs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub agent_i_ds: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the description of the task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Specifies the name of the task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies ID of a task which is to be retried
-    #[serde(rename = "retryTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "retryTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub retry_task_id: ::std::option::Option<i64>,
     /// Specifies the time before which the upgrade task should start execution as a Unix epoch Timestamp (in microseconds). If this is not specified the task will start anytime after scheduleTimeUsecs
     #[serde(
         rename = "scheduleEndTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_end_time_usecs: ::std::option::Option<i64>,
     /// Specifies the time when the task should start execution as a Unix epoch Timestamp (in microseconds). If no schedule is specified, the task will start immediately
     #[serde(
         rename = "scheduleTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_time_usecs: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreationInfo {
-    #[serde(rename = "userName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CustomTagParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DataLockConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
     #[serde(
         rename = "enableWormOnExternalTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_worm_on_external_target: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DataLockConstraints {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
 }
@@ -1961,77 +2677,117 @@ pub struct DataSourceConnection {
     #[serde(
         rename = "connectionEnvType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_env_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "connectionName")]
     pub connection_name: ::std::string::String,
-    #[serde(rename = "connectorIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connector_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Token to register connectors against this connection
     #[serde(
         rename = "registrationToken",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub registration_token: ::std::option::Option<::codegen_runtime::Secret>,
-    #[serde(rename = "tenantId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tenant_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "upgradingConnectorId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub upgrading_connector_id: ::std::option::Option<::std::string::String>,
 }
 /// Specifies a list of data-source connections
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DataSourceConnectionList {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<DataSourceConnection>>,
 }
 /// Specifies all the properties of the data-source connector. A connector is uniquely identified by a 'connectorId' for a given tenant. A connector resource is created internally by the system when a connector is registered with the cluster and thus, a POST API doesn't exist and isn't needed for creating a connector resource. An active connector is always associated with a data-source connection belonging to its tenant. A connector can never be associated with more than one connection/tenant/cluster at a given time. A connector also has a name which can be updated by the user. Names of connectors for a tenant or across tenants needn't be unique. Also, a connector constituent can optionally have two actively used NICs (dual-homed connectors)
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DataSourceConnector {
-    #[serde(rename = "clusterSideIp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterSideIp",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_side_ip: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connector_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "connectorName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connector_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectivityStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connectivity_status: ::std::option::Option<ConnectorConnectivityStatus>,
-    #[serde(rename = "connectorType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connector_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "patchSoftwareVersion",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub patch_software_version: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "softwareVersion",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub software_version: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tenantSideIp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantSideIp",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tenant_side_ip: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "upgradeStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "upgradeStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub upgrade_status: ::std::option::Option<DataSourceConnectorUpgradeStatus>,
 }
 /// Specifies a list of data-source connectors
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DataSourceConnectorList {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub connectors: ::std::option::Option<::std::vec::Vec<DataSourceConnector>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -2039,80 +2795,120 @@ pub struct DataSourceConnectorUpgradeStatus {
     #[serde(
         rename = "lastStatusFetchedTimestampMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_status_fetched_timestamp_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimestampMSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_timestamp_m_secs: ::std::option::Option<i64>,
     pub status: ::std::string::String,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DaySchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DocumentLibraryItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
     #[serde(
         rename = "creationTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "fileType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "itemId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "itemId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub item_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "itemSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "itemSize",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub item_size: ::std::option::Option<i64>,
-    #[serde(rename = "ownerEmail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ownerEmail",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub owner_email: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "ownerName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ownerName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub owner_name: ::std::option::Option<::std::string::String>,
 }
 /// Specifies a document to download by item id. Assumption: the document shows no fields; itemId and isDirectory are assumed after IBM's naming.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct DocumentObject {
     /// Specifies whether the document is a directory
-    #[serde(rename = "isDirectory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isDirectory",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_directory: ::std::option::Option<bool>,
     /// Specifies the item id of the document
     #[serde(rename = "itemId")]
@@ -2123,7 +2919,11 @@ pub struct DocumentObject {
 pub struct DownloadAgentRequest {
     /// Specifies the platform for which agent needs to be downloaded. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
     pub platform: DownloadAgentRequestPlatform,
-    #[serde(rename = "linuxParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "linuxParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub linux_params: ::std::option::Option<LinuxAgentParams>,
 }
 /// Specifies the platform for which agent needs to be downloaded. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
@@ -2187,16 +2987,20 @@ impl<'de> ::serde::Deserialize<'de> for DownloadAgentRequestPlatform {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Email {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
     #[serde(
         rename = "bccRecipientAddresses",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bcc_recipient_addresses: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -2204,7 +3008,7 @@ pub struct Email {
     #[serde(
         rename = "ccRecipientAddresses",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cc_recipient_addresses: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -2212,41 +3016,69 @@ pub struct Email {
     #[serde(
         rename = "createdTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "directoryPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "directoryPath",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub directory_path: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "emailAddresses", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "emailAddresses",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub email_addresses: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "emailSubject", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "emailSubject",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub email_subject: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "firstName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "firstName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub first_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "folderName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "folderName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub folder_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "hasAttachment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hasAttachment",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub has_attachment: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastModificationName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastModificationTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "lastName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "optionalAttendeesAddresses",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub optional_attendees_addresses: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -2254,35 +3086,39 @@ pub struct Email {
     #[serde(
         rename = "organizerAddress",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub organizer_address: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "parentFolderId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentFolderId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub parent_folder_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "receivedTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub received_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "recipientAddresses",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recipient_addresses: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -2290,38 +3126,58 @@ pub struct Email {
     #[serde(
         rename = "requiredAttendeesAddresses",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub required_attendees_addresses: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(rename = "senderAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "senderAddress",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sender_address: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sentTimeSecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sentTimeSecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sent_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "taskCompletionDateTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_completion_date_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "taskDueDateTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_due_date_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "taskStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "taskStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub task_status: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tenantId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tenant_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "userObjectInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userObjectInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_object_info: ::std::option::Option<ObjectSummary>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -2329,7 +3185,7 @@ pub struct EntityExternalMetadata {
     #[serde(
         rename = "maintenanceModeConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub maintenance_mode_config: ::std::option::Option<MaintenanceModeConfig>,
 }
@@ -2337,203 +3193,311 @@ pub struct EntityExternalMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Error {
     /// The error code, e.g. KValidationError, KStatusUnauthorized, KAccessDenied, KEntityNotExistsError, KDuplicateError, KInternalError
-    #[serde(rename = "errorCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorCode",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub error_code: ::std::option::Option<::std::string::String>,
     /// A human-readable description of the error
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     /// The id of the task log that records the failed request
-    #[serde(rename = "taskLogId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "taskLogId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub task_log_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ExchangeIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(rename = "databaseName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "databaseName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub database_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub email: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ExtendedRetentionPolicy {
     pub schedule: ExtendedRetentionSchedule,
     pub retention: Retention,
-    #[serde(rename = "runType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ExtendedRetentionSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ExternalVendorCustomProperties {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ExternalVendorTenantMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ibmTenantMetadataParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ibm_tenant_metadata_params: ::std::option::Option<IbmTenantMetadataParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FailedRunDetails {
-    #[serde(rename = "runId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "errorMessage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorMessage",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub error_message: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct File {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<FileSourceInfo>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FilenamePatternToDirectory {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub directory: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "filenamePattern",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub filename_pattern: ::std::option::Option<::std::string::String>,
 }
@@ -2544,17 +3508,25 @@ pub struct FilesAndFoldersObject {
     #[serde(rename = "absolutePath")]
     pub absolute_path: ::std::string::String,
     /// Specifies whether the file or folder object is a directory
-    #[serde(rename = "isDirectory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isDirectory",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_directory: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Filter {
-    #[serde(rename = "filterString", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "filterString",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub filter_string: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isRegularExpression",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_regular_expression: ::std::option::Option<bool>,
 }
@@ -2563,7 +3535,7 @@ pub struct FlashbladeObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -2571,37 +3543,57 @@ pub struct FlashbladeObjectParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FullBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<FullSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FullSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "daySchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "daySchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
-    #[serde(rename = "weekSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
-    #[serde(rename = "monthSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monthSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
-    #[serde(rename = "yearSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "yearSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FullScheduleAndRetention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<FullSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FullSnapshotInfo {
-    #[serde(rename = "restoreInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "restoreInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub restore_info: ::std::option::Option<RestoreInfo>,
     #[serde(
         rename = "targetsConfiguration",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub targets_configuration: ::std::option::Option<
         ::std::vec::Vec<TargetsConfiguration>,
@@ -2880,7 +3872,7 @@ impl<'de> ::serde::Deserialize<'de> for GetObjectSnapshotsObjectActionKeysItem {
 /// Specifies the list of object snapshots
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GetObjectSnapshotsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub snapshots: ::std::option::Option<::std::vec::Vec<ObjectSnapshot>>,
 }
 ///
@@ -5183,7 +6175,11 @@ pub struct GetRestorePointsInTimeRangeRequest {
     #[serde(rename = "startTimeUsecs")]
     pub start_time_usecs: i64,
     /// Specifies the id of the Protection Source which is to be restored
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
 }
 /// Specifies the model for the response returned by RestorePointsForTimeRange API
@@ -5192,257 +6188,369 @@ pub struct GetRestorePointsInTimeRangeResponse {
     #[serde(
         rename = "fullSnapshotInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_snapshot_info: ::std::option::Option<::std::vec::Vec<FullSnapshotInfo>>,
-    #[serde(rename = "timeRangeInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeRangeInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub time_range_info: ::std::option::Option<TimeRangeInfo>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GoogleTier {
-    #[serde(rename = "moveAfterUnit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfterUnit",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "moveAfter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfter",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(rename = "tierType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GoogleTiers {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<GoogleTier>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GroupInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub domain: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HbaseIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HdfsIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HeliosTagInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub category: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "subCategory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "subCategory",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sub_category: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "thirdPartyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "thirdPartyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub third_party_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "uiColor", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "uiColor",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ui_color: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "updatedTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub updated_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HiveIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HostInformation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HourSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct HypervSnapshotParams {
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IbmTenantCosResourceConfig {
-    #[serde(rename = "resourceURL", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "resourceURL",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub resource_url: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IbmTenantIamMetricsConfig {
-    #[serde(rename = "IAMUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "IAMUrl",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub iam_url: ::std::option::Option<::std::string::String>,
     /// The id of the secret that holds the billing API key
     #[serde(
         rename = "billingApiKeySecretId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub billing_api_key_secret_id: ::std::option::Option<::codegen_runtime::Secret>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IbmTenantMetadataParams {
-    #[serde(rename = "accountId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "accountId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub account_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub crn: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "customProperties",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub custom_properties: ::std::option::Option<
         ::std::vec::Vec<ExternalVendorCustomProperties>,
     >,
-    #[serde(rename = "livenessMode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "livenessMode",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub liveness_mode: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "metricsConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "metricsConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub metrics_config: ::std::option::Option<IbmTenantMetricsConfig>,
-    #[serde(rename = "ownershipMode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ownershipMode",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ownership_mode: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "planId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "planId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub plan_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceInstanceId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_instance_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IbmTenantMeteringConfig {
-    #[serde(rename = "partIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "partIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub part_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "submissionIntervalInSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub submission_interval_in_secs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5450,47 +6558,87 @@ pub struct IbmTenantMetricsConfig {
     #[serde(
         rename = "cosResourceConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cos_resource_config: ::std::option::Option<IbmTenantCosResourceConfig>,
     #[serde(
         rename = "iamMetricsConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub iam_metrics_config: ::std::option::Option<IbmTenantIamMetricsConfig>,
-    #[serde(rename = "meteringConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meteringConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub metering_config: ::std::option::Option<IbmTenantMeteringConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IncrementalBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<IncrementalSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IncrementalSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "minuteSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "minuteSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
-    #[serde(rename = "hourSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hourSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
-    #[serde(rename = "daySchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "daySchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
-    #[serde(rename = "weekSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
-    #[serde(rename = "monthSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monthSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
-    #[serde(rename = "yearSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "yearSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct IndexingPolicy {
-    #[serde(rename = "enableIndexing", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enableIndexing",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub enable_indexing: ::std::option::Option<bool>,
-    #[serde(rename = "includePaths", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "includePaths",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub include_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "excludePaths", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludePaths",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exclude_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5498,7 +6646,7 @@ pub struct IsilonObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -5509,14 +6657,22 @@ pub struct K8sConnectorInfo {
     #[serde(
         rename = "helmChartOciRef",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub helm_chart_oci_ref: ::std::option::Option<OciArtifactReference>,
-    #[serde(rename = "helmInstallCmd", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "helmInstallCmd",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub helm_install_cmd: ::std::option::Option<::std::string::String>,
     #[serde(rename = "k8sPlatformType")]
     pub k8s_platform_type: ::std::string::String,
-    #[serde(rename = "ugradeDocUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ugradeDocUrl",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ugrade_doc_url: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -5546,58 +6702,86 @@ pub type KubernetesProtectionGroupObjectParams = ::serde_json::Map<
 >;
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct KubernetesProtectionGroupParams {
-    #[serde(rename = "enableIndexing", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enableIndexing",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub enable_indexing: ::std::option::Option<bool>,
     #[serde(
         rename = "excludeLabelIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_label_ids: ::std::option::Option<::std::vec::Vec<::std::vec::Vec<i64>>>,
     #[serde(
         rename = "excludeObjectIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_object_ids: ::std::option::Option<::std::vec::Vec<i64>>,
-    #[serde(rename = "excludeParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludeParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exclude_params: ::std::option::Option<KubernetesFilterParams>,
-    #[serde(rename = "includeParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "includeParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub include_params: ::std::option::Option<KubernetesFilterParams>,
-    #[serde(rename = "labelIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "labelIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub label_ids: ::std::option::Option<::std::vec::Vec<::std::vec::Vec<i64>>>,
     #[serde(
         rename = "leverageCSISnapshot",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub leverage_csi_snapshot: ::std::option::Option<bool>,
     #[serde(
         rename = "nonSnapshotBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub non_snapshot_backup: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<KubernetesProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "snapshotTimeoutSeconds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_timeout_seconds: ::std::option::Option<i64>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "vlanParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_params: ::std::option::Option<VlanParams>,
     #[serde(
         rename = "volumeBackupFailure",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_backup_failure: ::std::option::Option<bool>,
 }
@@ -5611,7 +6795,7 @@ pub struct KubernetesSourceRegistrationParams {
     #[serde(
         rename = "autoProtectConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub auto_protect_config: ::std::option::Option<KubernetesAutoProtectConfig>,
     /// The private key of the client that accesses the Kubernetes cluster
@@ -5620,7 +6804,7 @@ pub struct KubernetesSourceRegistrationParams {
     #[serde(
         rename = "cohesityDataprotectPluginImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cohesity_dataprotect_plugin_image_location: ::std::option::Option<
         ::std::string::String,
@@ -5628,60 +6812,72 @@ pub struct KubernetesSourceRegistrationParams {
     #[serde(
         rename = "dataMoverImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_mover_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "datamoverHostportNumber",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub datamover_hostport_number: ::std::option::Option<i64>,
     #[serde(
         rename = "datamoverServiceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub datamover_service_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "defaultVlanParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub default_vlan_params: ::std::option::Option<VlanParams>,
     pub endpoint: ::std::string::String,
     #[serde(
         rename = "initContainerImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub init_container_image_location: ::std::option::Option<::std::string::String>,
     #[serde(rename = "kubernetesDistribution")]
     pub kubernetes_distribution: ::std::string::String,
-    #[serde(rename = "kubernetesType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubernetesType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub kubernetes_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "priorityClassName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub priority_class_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceAnnotations",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_annotations: ::std::option::Option<
         ::std::vec::Vec<KubernetesLabelObject>,
     >,
-    #[serde(rename = "resourceLabels", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "resourceLabels",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub resource_labels: ::std::option::Option<::std::vec::Vec<KubernetesLabelObject>>,
-    #[serde(rename = "sanFields", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sanFields",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub san_fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "serviceAnnotations",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub service_annotations: ::std::option::Option<
         ::std::vec::Vec<KubernetesServiceAnnotationObject>,
@@ -5689,24 +6885,28 @@ pub struct KubernetesSourceRegistrationParams {
     #[serde(
         rename = "veleroAwsPluginImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_aws_plugin_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "veleroImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "veleroOpenshiftPluginImageLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_openshift_plugin_image_location: ::std::option::Option<
         ::std::string::String,
     >,
-    #[serde(rename = "vlanInfoVec", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanInfoVec",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_info_vec: ::std::option::Option<::std::vec::Vec<KubernetesVlanInfo>>,
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
@@ -5718,32 +6918,48 @@ pub type KubernetesVlanInfo = ::serde_json::Map<
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct LinuxAgentParams {
     /// Specifies the type of installer package (the document's example sends "kRPm"). Assumption: the document lists no values, so the value set is left open.
-    #[serde(rename = "packageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "packageType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub package_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct LogBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<LogSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct LogRetention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
-    #[serde(rename = "dataLockConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLockConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct LogSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "minuteSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "minuteSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
-    #[serde(rename = "hourSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hourSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5751,7 +6967,7 @@ pub struct MaintenanceModeConfig {
     #[serde(
         rename = "activationTimeIntervals",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub activation_time_intervals: ::std::option::Option<
         ::std::vec::Vec<TimeRangeUsecs>,
@@ -5759,15 +6975,19 @@ pub struct MaintenanceModeConfig {
     #[serde(
         rename = "maintenanceSchedule",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub maintenance_schedule: ::std::option::Option<Schedule>,
-    #[serde(rename = "userMessage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userMessage",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "workflowInterventionSpecList",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub workflow_intervention_spec_list: ::std::option::Option<
         ::std::vec::Vec<WorkflowInterventionSpec>,
@@ -5775,71 +6995,107 @@ pub struct MaintenanceModeConfig {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MinuteSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MissingEntityParams {
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "parentSourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentSourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MongoIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(rename = "cdpInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cdpInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cdp_info: ::std::option::Option<CdpObjectInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MonthSchedule {
-    #[serde(rename = "dayOfWeek", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dayOfWeek",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_of_week: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "weekOfMonth", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekOfMonth",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub week_of_month: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "dayOfMonth", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dayOfMonth",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_of_month: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5847,13 +7103,13 @@ pub struct MountPhysicalVolumeParamsPhysicalTargetParams {
     #[serde(
         rename = "mountToOriginalTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_to_original_target: ::std::option::Option<bool>,
     #[serde(
         rename = "originalTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_target_config: ::std::option::Option<
         PhysicalMountVolumesOriginalTargetConfig,
@@ -5861,72 +7117,120 @@ pub struct MountPhysicalVolumeParamsPhysicalTargetParams {
     #[serde(
         rename = "newTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_target_config: ::std::option::Option<PhysicalMountVolumesNewTargetConfig>,
-    #[serde(rename = "readOnlyMount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "readOnlyMount",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub read_only_mount: ::std::option::Option<bool>,
-    #[serde(rename = "volumeNames", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "volumeNames",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub volume_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "mountedVolumeMapping",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mounted_volume_mapping: ::std::option::Option<
         ::std::vec::Vec<MountedVolumeMapping>,
     >,
-    #[serde(rename = "vlanConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MountedVolumeMapping {
-    #[serde(rename = "originalVolume", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "originalVolume",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub original_volume: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "mountedVolume", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mountedVolume",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mounted_volume: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "fileSystemType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileSystemType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_system_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MsGroupItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(rename = "mailboxItem", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mailboxItem",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mailbox_item: ::std::option::Option<Email>,
-    #[serde(rename = "siteItem", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "siteItem",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub site_item: ::std::option::Option<DocumentLibraryItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5934,21 +7238,33 @@ pub struct MssqlFileProtectionGroupHostParams {
     #[serde(
         rename = "disableSourceSideDeduplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub disable_source_side_deduplication: ::std::option::Option<bool>,
-    #[serde(rename = "hostId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_id: ::std::option::Option<i64>,
-    #[serde(rename = "hostName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MssqlFileProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -5956,81 +7272,93 @@ pub struct MssqlFileProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
-    #[serde(rename = "excludeFilters", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludeFilters",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "prePostScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prePostScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "additionalHostParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_host_params: ::std::option::Option<
         ::std::vec::Vec<MssqlFileProtectionGroupHostParams>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlFileProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "performSourceSideDeduplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MssqlNativeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -6038,62 +7366,78 @@ pub struct MssqlNativeProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
-    #[serde(rename = "excludeFilters", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludeFilters",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "prePostScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prePostScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "numStreams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "numStreams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub num_streams: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlNativeProtectionGroupObjectParams>,
     >,
-    #[serde(rename = "withClause", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "withClause",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub with_clause: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -6101,7 +7445,7 @@ pub struct MssqlProtectionGroupParams {
     #[serde(
         rename = "fileProtectionTypeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_protection_type_params: ::std::option::Option<
         MssqlFileProtectionGroupParams,
@@ -6109,7 +7453,7 @@ pub struct MssqlProtectionGroupParams {
     #[serde(
         rename = "nativeProtectionTypeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_protection_type_params: ::std::option::Option<
         MssqlNativeProtectionGroupParams,
@@ -6119,7 +7463,7 @@ pub struct MssqlProtectionGroupParams {
     #[serde(
         rename = "volumeProtectionTypeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_protection_type_params: ::std::option::Option<
         MssqlVolumeProtectionGroupParams,
@@ -6130,23 +7474,39 @@ pub struct MssqlVolumeProtectionGroupHostParams {
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
-    #[serde(rename = "hostId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_id: ::std::option::Option<i64>,
-    #[serde(rename = "hostName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "volumeGuids", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "volumeGuids",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub volume_guids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MssqlVolumeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -6154,59 +7514,67 @@ pub struct MssqlVolumeProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
-    #[serde(rename = "excludeFilters", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludeFilters",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "prePostScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prePostScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "additionalHostParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_host_params: ::std::option::Option<
         ::std::vec::Vec<MssqlVolumeProtectionGroupHostParams>,
@@ -6214,30 +7582,38 @@ pub struct MssqlVolumeProtectionGroupParams {
     #[serde(
         rename = "backupDbVolumesOnly",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_db_volumes_only: ::std::option::Option<bool>,
     #[serde(
         rename = "incrementalBackupAfterRestart",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub incremental_backup_after_restart: ::std::option::Option<bool>,
-    #[serde(rename = "indexingPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlVolumeProtectionGroupObjectParams>,
     >,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct MultiStageRestoreOptions {
-    #[serde(rename = "enableAutoSync", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enableAutoSync",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub enable_auto_sync: ::std::option::Option<bool>,
     #[serde(
         rename = "enableMultiStageRestore",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_multi_stage_restore: ::std::option::Option<bool>,
 }
@@ -6246,7 +7622,7 @@ pub struct NetappObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -6254,151 +7630,251 @@ pub struct NetappObjectParams {
     #[serde(
         rename = "volumeExtendedStyle",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_extended_style: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "volumeType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "volumeType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub volume_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Object {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectArchivalSnapshotInfo {
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "archivalTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "usageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "usageType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tierSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierSettings",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectBackupConfiguration {
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastBackupRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_backup_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastArchivalRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_archival_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastReplicationRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_replication_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastRunSlaViolated",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_sla_violated: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectLocalSnapshotInfo {
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectMssqlParams {
-    #[serde(rename = "aagInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aagInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(rename = "hostInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_info: ::std::option::Option<HostInformation>,
-    #[serde(rename = "isEncrypted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEncrypted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -6406,77 +7882,113 @@ pub struct ObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectProtectionGroupSummary {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionEnvType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_env_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastBackupRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_backup_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastArchivalRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_archival_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastReplicationRunStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_replication_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastRunSlaViolated",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_sla_violated: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectProtectionInfo {
-    #[serde(rename = "objectId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "viewId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "viewId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub view_id: ::std::option::Option<i64>,
-    #[serde(rename = "regionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "regionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub region_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
-    #[serde(rename = "tenantIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tenant_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "isDeleted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isDeleted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "protectionGroups",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_groups: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionGroupSummary>,
@@ -6484,200 +7996,296 @@ pub struct ObjectProtectionInfo {
     #[serde(
         rename = "objectBackupConfiguration",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_backup_configuration: ::std::option::Option<
         ::std::vec::Vec<ObjectBackupConfiguration>,
     >,
-    #[serde(rename = "lastRunStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastRunStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_run_status: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectProtectionStatsSummary {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectedCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectedCount",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "unprotectedCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unprotected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "deletedProtectedCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub deleted_protected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "protectedSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protected_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "unprotectedSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unprotected_size_bytes: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectRunResult {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub object: ::std::option::Option<ObjectSummary>,
     #[serde(
         rename = "localSnapshotInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_info: ::std::option::Option<BackupRun>,
     #[serde(
         rename = "originalBackupInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_backup_info: ::std::option::Option<BackupRun>,
     #[serde(
         rename = "replicationInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_info: ::std::option::Option<ReplicationRunSummary>,
-    #[serde(rename = "archivalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_info: ::std::option::Option<ArchivalRunSummary>,
-    #[serde(rename = "cloudSpinInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cloudSpinInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cloud_spin_info: ::std::option::Option<CloudSpinRunSummary>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectSnapshot {
-    #[serde(rename = "awsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "awsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aws_params: ::std::option::Option<AwsSnapshotParams>,
-    #[serde(rename = "azureParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "azureParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub azure_params: ::std::option::Option<AzureSnapshotParams>,
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
     #[serde(
         rename = "elastifileParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub elastifile_params: ::std::option::Option<CommonNasObjectParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "externalTargetInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
     #[serde(
         rename = "flashbladeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub flashblade_params: ::std::option::Option<FlashbladeObjectParams>,
     #[serde(
         rename = "genericNasParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub generic_nas_params: ::std::option::Option<CommonNasObjectParams>,
-    #[serde(rename = "gpfsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "gpfsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub gpfs_params: ::std::option::Option<CommonNasObjectParams>,
-    #[serde(rename = "hasDataLock", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hasDataLock",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub has_data_lock: ::std::option::Option<bool>,
-    #[serde(rename = "hypervParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hypervParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hyperv_params: ::std::option::Option<HypervSnapshotParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "indexingStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_status: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "isilonParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isilonParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub isilon_params: ::std::option::Option<IsilonObjectParams>,
-    #[serde(rename = "netappParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "netappParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub netapp_params: ::std::option::Option<NetappObjectParams>,
-    #[serde(rename = "objectId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_id: ::std::option::Option<i64>,
-    #[serde(rename = "objectName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
     #[serde(
         rename = "ownershipContext",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalSnapshotParams>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupRunId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_run_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "regionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "regionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub region_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runInstanceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runInstanceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_instance_id: ::std::option::Option<i64>,
     #[serde(
         rename = "runStartTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "runType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sfdcParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sfdcParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sfdc_params: ::std::option::Option<SfdcObjectParams>,
     #[serde(
         rename = "snapshotTargetType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotTimestampUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_timestamp_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "sourceGroupId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceGroupId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_group_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
 }
@@ -6686,104 +8294,156 @@ pub struct ObjectSnapshotsInfo {
     #[serde(
         rename = "localSnapshotInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_info: ::std::option::Option<ObjectLocalSnapshotInfo>,
     #[serde(
         rename = "archivalSnapshotsInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_snapshots_info: ::std::option::Option<
         ::std::vec::Vec<ObjectArchivalSnapshotInfo>,
     >,
-    #[serde(rename = "indexingStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runInstanceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runInstanceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_instance_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceGroupId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceGroupId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionRunId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionRunStartTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionRunEndTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_end_time_usecs: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectSummary {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectTypeVCenterParams {
-    #[serde(rename = "isCloudEnv", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCloudEnv",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_cloud_env: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -6791,23 +8451,23 @@ pub struct ObjectTypeWindowsClusterParams {
     #[serde(
         rename = "clusterSourceType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_source_type: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the Objects search result
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectsSearchResponseBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<SearchObject>>,
     /// Pass it as paginationCookie to fetch the next part of the result
     #[serde(
         rename = "paginationCookie",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
@@ -6817,44 +8477,72 @@ pub type OciArtifactReference = ::serde_json::Map<
 >;
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OnpremDeployParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OnpremDeployTargetConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(rename = "logRetention", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "logRetention",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<OnpremDeployParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OracleTier {
-    #[serde(rename = "moveAfterUnit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfterUnit",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "moveAfter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "moveAfter",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(rename = "tierType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OracleTiers {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<OracleTier>>,
 }
 /// Specifies the connection resource with the properties that can be patched
@@ -6868,7 +8556,11 @@ pub struct PatchDataSourceConnectionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PatchDataSourceConnectorRequest {
     /// Specifies the name of the connector. Names of connectors for a tenant or across tenants needn't be unique
-    #[serde(rename = "connectorName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connector_name: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the parameters to partially update the registration. IBM's SDK 1.2.5 sends only environment; the document's example for this operation shows the data-source connection patch instead, so further fields are allowed.
@@ -6886,9 +8578,13 @@ pub struct PauseProtectionRunActionParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PauseProtectionRunActionResponseParams {
-    #[serde(rename = "runId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the parameters to perform an action on a protection run
@@ -6897,17 +8593,29 @@ pub struct PerformActionOnProtectionGroupRunRequest {
     /// Specifies the type of the action which will be performed on protection runs
     pub action: PerformActionOnProtectionGroupRunRequestAction,
     /// Specifies the pause action params for a protection run
-    #[serde(rename = "pauseParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pauseParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pause_params: ::std::option::Option<
         ::std::vec::Vec<PauseProtectionRunActionParams>,
     >,
     /// Specifies the resume action params for a protection run
-    #[serde(rename = "resumeParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "resumeParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub resume_params: ::std::option::Option<
         ::std::vec::Vec<ResumeProtectionRunActionParams>,
     >,
     /// Specifies the cancel action params for a protection run
-    #[serde(rename = "cancelParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cancel_params: ::std::option::Option<
         ::std::vec::Vec<CancelProtectionGroupRunRequest>,
     >,
@@ -6979,17 +8687,29 @@ impl<'de> ::serde::Deserialize<'de> for PerformActionOnProtectionGroupRunRequest
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PerformRunActionResponse {
     /// The action that was performed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub action: ::std::option::Option<PerformRunActionResponseAction>,
-    #[serde(rename = "pauseParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pauseParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pause_params: ::std::option::Option<
         ::std::vec::Vec<PauseProtectionRunActionResponseParams>,
     >,
-    #[serde(rename = "resumeParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "resumeParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub resume_params: ::std::option::Option<
         ::std::vec::Vec<ResumeProtectionRunActionResponseParams>,
     >,
-    #[serde(rename = "cancelParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cancel_params: ::std::option::Option<
         ::std::vec::Vec<CancelProtectionGroupRunResponseParams>,
     >,
@@ -7059,25 +8779,37 @@ impl<'de> ::serde::Deserialize<'de> for PerformRunActionResponseAction {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PermissionInfo {
-    #[serde(rename = "objectId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub users: ::std::option::Option<::std::vec::Vec<UserInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub groups: ::std::option::Option<::std::vec::Vec<GroupInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tenant: ::std::option::Option<Tenant>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalFileBackupPathParams {
-    #[serde(rename = "includedPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "includedPath",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub included_path: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "excludedPaths", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "excludedPaths",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub excluded_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "skipNestedVolumes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub skip_nested_volumes: ::std::option::Option<bool>,
 }
@@ -7086,27 +8818,31 @@ pub struct PhysicalFileProtectionGroupObjectParams {
     #[serde(
         rename = "excludedVssWriters",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "filePaths", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "filePaths",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_paths: ::std::option::Option<::std::vec::Vec<PhysicalFileBackupPathParams>>,
     #[serde(
         rename = "usesPathLevelSkipNestedVolumeSetting",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uses_path_level_skip_nested_volume_setting: ::std::option::Option<bool>,
     #[serde(
         rename = "nestedVolumeTypesToSkip",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub nested_volume_types_to_skip: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -7114,13 +8850,13 @@ pub struct PhysicalFileProtectionGroupObjectParams {
     #[serde(
         rename = "followNasSymlinkTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub follow_nas_symlink_target: ::std::option::Option<bool>,
     #[serde(
         rename = "metadataFilePath",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub metadata_file_path: ::std::option::Option<::std::string::String>,
 }
@@ -7129,53 +8865,69 @@ pub struct PhysicalFileProtectionGroupParams {
     #[serde(
         rename = "excludedVssWriters",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<PhysicalFileProtectionGroupObjectParams>,
     >,
-    #[serde(rename = "indexingPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
     #[serde(
         rename = "performSourceSideDeduplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
     #[serde(
         rename = "performBrickBasedDeduplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_brick_based_deduplication: ::std::option::Option<bool>,
-    #[serde(rename = "taskTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "taskTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub task_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub quiesce: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnQuiesceFailure",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_quiesce_failure: ::std::option::Option<bool>,
-    #[serde(rename = "cobmrBackup", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cobmrBackup",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cobmr_backup: ::std::option::Option<bool>,
-    #[serde(rename = "prePostScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prePostScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "dedupExclusionSourceIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub dedup_exclusion_source_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     #[serde(
         rename = "globalExcludePaths",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub global_exclude_paths: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -7183,30 +8935,34 @@ pub struct PhysicalFileProtectionGroupParams {
     #[serde(
         rename = "globalExcludeFS",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub global_exclude_fs: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "ignorableErrors",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ignorable_errors: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "allowParallelRuns",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub allow_parallel_runs: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalMountVolumesNewTargetConfig {
-    #[serde(rename = "mountTarget", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mountTarget",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mount_target: ::std::option::Option<RecoverTarget>,
     #[serde(
         rename = "serverCredentials",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub server_credentials: ::std::option::Option<
         PhysicalMountVolumesOriginalTargetConfigServerCredentials,
@@ -7217,7 +8973,7 @@ pub struct PhysicalMountVolumesOriginalTargetConfig {
     #[serde(
         rename = "serverCredentials",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub server_credentials: ::std::option::Option<
         PhysicalMountVolumesOriginalTargetConfigServerCredentials,
@@ -7225,9 +8981,9 @@ pub struct PhysicalMountVolumesOriginalTargetConfig {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalMountVolumesOriginalTargetConfigServerCredentials {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub username: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub password: ::std::option::Option<::codegen_runtime::Secret>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -7237,7 +8993,7 @@ pub struct PhysicalProtectionGroupParams {
     #[serde(
         rename = "volumeProtectionTypeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_protection_type_params: ::std::option::Option<
         PhysicalVolumeProtectionGroupParams,
@@ -7245,7 +9001,7 @@ pub struct PhysicalProtectionGroupParams {
     #[serde(
         rename = "fileProtectionTypeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_protection_type_params: ::std::option::Option<
         PhysicalFileProtectionGroupParams,
@@ -7256,123 +9012,159 @@ pub struct PhysicalSnapshotParams {
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalSourceRegistrationParams {
     pub endpoint: ::std::string::String,
-    #[serde(rename = "forceRegister", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "forceRegister",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub force_register: ::std::option::Option<bool>,
-    #[serde(rename = "hostType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "physicalType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub applications: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalTargetParamsForRecoverFileAndFolder {
-    #[serde(rename = "recoverTarget", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recoverTarget",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub recover_target: ::std::option::Option<
         PhysicalTargetParamsForRecoverFileAndFolderRecoverTarget,
     >,
     #[serde(
         rename = "restoreToOriginalPaths",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_to_original_paths: ::std::option::Option<bool>,
     #[serde(
         rename = "overwriteExisting",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwrite_existing: ::std::option::Option<bool>,
     #[serde(
         rename = "alternateRestoreDirectory",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub alternate_restore_directory: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "preserveAttributes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub preserve_attributes: ::std::option::Option<bool>,
     #[serde(
         rename = "preserveTimestamps",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub preserve_timestamps: ::std::option::Option<bool>,
-    #[serde(rename = "preserveAcls", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preserveAcls",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub preserve_acls: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnError",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_error: ::std::option::Option<bool>,
     #[serde(
         rename = "saveSuccessFiles",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub save_success_files: ::std::option::Option<bool>,
-    #[serde(rename = "vlanConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
     #[serde(
         rename = "restoreEntityType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_entity_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalTargetParamsForRecoverFileAndFolderRecoverTarget {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "parentSourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentSourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalTargetParamsForRecoverVolumeMountTarget {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalVolumeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "volumeGuids", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "volumeGuids",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub volume_guids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
     #[serde(
         rename = "excludedVssWriters",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -7380,150 +9172,234 @@ pub struct PhysicalVolumeProtectionGroupObjectParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhysicalVolumeProtectionGroupParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<PhysicalVolumeProtectionGroupObjectParams>,
     >,
-    #[serde(rename = "indexingPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
     #[serde(
         rename = "performSourceSideDeduplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub quiesce: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnQuiesceFailure",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_quiesce_failure: ::std::option::Option<bool>,
     #[serde(
         rename = "incrementalBackupAfterRestart",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub incremental_backup_after_restart: ::std::option::Option<bool>,
-    #[serde(rename = "prePostScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prePostScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "dedupExclusionSourceIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub dedup_exclusion_source_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     #[serde(
         rename = "excludedVssWriters",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(rename = "cobmrBackup", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cobmrBackup",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cobmr_backup: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PrePostScriptParams {
-    #[serde(rename = "preScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pre_script: ::std::option::Option<CommonPreBackupScriptParams>,
-    #[serde(rename = "postScript", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postScript",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub post_script: ::std::option::Option<CommonPostBackupScriptParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PrimaryArchivalTarget {
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "tierSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tierSettings",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PrimaryBackupTarget {
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetSettings",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_settings: ::std::option::Option<PrimaryArchivalTarget>,
     #[serde(
         rename = "useDefaultBackupTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_default_backup_target: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<ProtectedObjectMssqlParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<ProtectedObjectPhysicalParams>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<ProtectedObjectSourceInfo>,
     #[serde(
         rename = "latestSnapshotsInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub latest_snapshots_info: ::std::option::Option<
         ::std::vec::Vec<ObjectSnapshotsInfo>,
@@ -7531,11 +9407,23 @@ pub struct ProtectedObject {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectedObjectMssqlParams {
-    #[serde(rename = "aagInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aagInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(rename = "hostInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_info: ::std::option::Option<HostInformation>,
-    #[serde(rename = "isEncrypted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEncrypted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -7543,65 +9431,105 @@ pub struct ProtectedObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectedObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
 /// Specifies the Protected Objects search result
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectedObjectsSearchResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<ProtectedObject>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<ProtectedObjectsSearchResponseMetadata>,
-    #[serde(rename = "numResults", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "numResults",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub num_results: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -7609,7 +9537,7 @@ pub struct ProtectedObjectsSearchResponseMetadata {
     #[serde(
         rename = "uniqueProtectionGroupIdentifiers",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unique_protection_group_identifiers: ::std::option::Option<
         ::std::vec::Vec<ProtectionGroupIdentifier>,
@@ -7619,24 +9547,28 @@ pub struct ProtectedObjectsSearchResponseMetadata {
 pub struct ProtectionGroupAlertingPolicy {
     #[serde(rename = "backupRunStatus")]
     pub backup_run_status: ::std::vec::Vec<::std::string::String>,
-    #[serde(rename = "alertTargets", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "alertTargets",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub alert_targets: ::std::option::Option<::std::vec::Vec<AlertTarget>>,
     #[serde(
         rename = "raiseObjectLevelFailureAlert",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert: ::std::option::Option<bool>,
     #[serde(
         rename = "raiseObjectLevelFailureAlertAfterLastAttempt",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert_after_last_attempt: ::std::option::Option<bool>,
     #[serde(
         rename = "raiseObjectLevelFailureAlertAfterEachAttempt",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert_after_each_attempt: ::std::option::Option<bool>,
 }
@@ -7645,13 +9577,13 @@ pub struct ProtectionGroupIdentifier {
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
 }
@@ -7666,63 +9598,91 @@ pub struct ProtectionGroupRequest {
     /// Specifies the environment type of the Protection Group, e.g. kPhysical, kSQL, kKubernetes. Assumption: the value set is not closed here; the document's environment filters allow kPhysical and kSQL while the body also carries kubernetesParams.
     pub environment: ::std::string::String,
     /// Specifies the priority of the Protection Group. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub priority: ::std::option::Option<ProtectionGroupRequestPriority>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time: ::std::option::Option<TimeOfDay>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     /// Specifies the last time this protection group was updated. If this is passed into a PUT request, then the backend will validate that the timestamp passed in matches the time that the protection group was actually last modified. If the two timestamps do not match, then the request will be rejected with a stale error.
     #[serde(
         rename = "lastModifiedTimestampUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "alertPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "alertPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub alert_policy: ::std::option::Option<ProtectionGroupAlertingPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sla: ::std::option::Option<::std::vec::Vec<SlaRule>>,
     /// Specifies whether the Protection Group will be written to HDD or SSD. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
-    #[serde(rename = "qosPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "qosPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub qos_policy: ::std::option::Option<ProtectionGroupRequestQosPolicy>,
     #[serde(
         rename = "abortInBlackouts",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub abort_in_blackouts: ::std::option::Option<bool>,
     #[serde(
         rename = "pauseInBlackouts",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_in_blackouts: ::std::option::Option<bool>,
-    #[serde(rename = "isPaused", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isPaused",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_paused: ::std::option::Option<bool>,
     #[serde(
         rename = "advancedConfigs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalProtectionGroupParams>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<MssqlProtectionGroupParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesProtectionGroupParams>,
     /// Specifies the Storage Domain to which the backup data is written. Assumption: the document's examples set StorageDomainID but IBM's SDK 1.2.5 lists no such body field; it is declared as an optional integer.
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
 }
@@ -7859,190 +9819,258 @@ impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRequestQosPolicy {
 /// Specifies the parameters which are common between all Protection Group responses
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectionGroupResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "regionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "regionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub region_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub priority: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time: ::std::option::Option<TimeOfDay>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "lastModifiedTimestampUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "alertPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "alertPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub alert_policy: ::std::option::Option<ProtectionGroupAlertingPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sla: ::std::option::Option<::std::vec::Vec<SlaRule>>,
-    #[serde(rename = "qosPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "qosPolicy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub qos_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "abortInBlackouts",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub abort_in_blackouts: ::std::option::Option<bool>,
     #[serde(
         rename = "pauseInBlackouts",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_in_blackouts: ::std::option::Option<bool>,
-    #[serde(rename = "isActive", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isActive",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_active: ::std::option::Option<bool>,
-    #[serde(rename = "isDeleted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isDeleted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_deleted: ::std::option::Option<bool>,
-    #[serde(rename = "isPaused", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isPaused",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_paused: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "lastRun", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastRun",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_run: ::std::option::Option<ProtectionGroupRun>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
-    #[serde(rename = "isProtectOnce", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isProtectOnce",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_protect_once: ::std::option::Option<bool>,
     #[serde(
         rename = "missingEntities",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub missing_entities: ::std::option::Option<::std::vec::Vec<MissingEntityParams>>,
     #[serde(
         rename = "invalidEntities",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub invalid_entities: ::std::option::Option<::std::vec::Vec<MissingEntityParams>>,
     #[serde(
         rename = "numProtectedObjects",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protected_objects: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalProtectionGroupParams>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<MssqlProtectionGroupParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesProtectionGroupParams>,
 }
 /// A run of a Protection Group. Its id looks like "11:111".
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectionGroupRun {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupInstanceId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_instance_id: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isReplicationRun",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_replication_run: ::std::option::Option<bool>,
     #[serde(
         rename = "originClusterIdentifier",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub origin_cluster_identifier: ::std::option::Option<ClusterIdentifier>,
     #[serde(
         rename = "originProtectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub origin_protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isLocalSnapshotsDeleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_local_snapshots_deleted: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<ObjectRunResult>>,
     #[serde(
         rename = "localBackupInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_backup_info: ::std::option::Option<BackupRunSummary>,
     #[serde(
         rename = "originalBackupInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_backup_info: ::std::option::Option<BackupRunSummary>,
     #[serde(
         rename = "replicationInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_info: ::std::option::Option<ReplicationRunSummary>,
-    #[serde(rename = "archivalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "archivalInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub archival_info: ::std::option::Option<ArchivalRunSummary>,
-    #[serde(rename = "cloudSpinInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cloudSpinInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cloud_spin_info: ::std::option::Option<CloudSpinRunSummary>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
     #[serde(
         rename = "isCloudArchivalDirect",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cloud_archival_direct: ::std::option::Option<bool>,
     #[serde(
         rename = "hasLocalSnapshot",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub has_local_snapshot: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "externallyTriggeredBackupTag",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub externally_triggered_backup_tag: ::std::option::Option<::std::string::String>,
 }
@@ -8050,10 +10078,14 @@ pub struct ProtectionGroupRun {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectionGroupRunsResponse {
     /// The runs of the Protection Group
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub runs: ::std::option::Option<::std::vec::Vec<ProtectionGroupRun>>,
     /// The total number of runs
-    #[serde(rename = "totalRuns", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalRuns",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_runs: ::std::option::Option<i64>,
 }
 /// Protection Group response
@@ -8062,7 +10094,7 @@ pub struct ProtectionGroupsResponse {
     #[serde(
         rename = "protectionGroups",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_groups: ::std::option::Option<
         ::std::vec::Vec<ProtectionGroupResponse>,
@@ -8071,7 +10103,7 @@ pub struct ProtectionGroupsResponse {
 /// Specifies the details about the Protection Policy
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ProtectionPoliciesResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub policies: ::std::option::Option<::std::vec::Vec<ProtectionPolicyResponse>>,
 }
 /// Request to create or update a Protection Policy
@@ -8082,14 +10114,18 @@ pub struct ProtectionPolicyRequest {
     #[serde(rename = "backupPolicy")]
     pub backup_policy: BackupPolicy,
     /// Specifies the description of the Protection Policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "blackoutWindow", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "blackoutWindow",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub blackout_window: ::std::option::Option<::std::vec::Vec<BlackoutWindow>>,
     #[serde(
         rename = "extendedRetention",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
         ::std::vec::Vec<ExtendedRetentionPolicy>,
@@ -8097,33 +10133,49 @@ pub struct ProtectionPolicyRequest {
     #[serde(
         rename = "remoteTargetPolicy",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_policy: ::std::option::Option<TargetsConfiguration>,
     #[serde(
         rename = "cascadedTargetsConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cascaded_targets_config: ::std::option::Option<
         ::std::vec::Vec<CascadedTargetConfiguration>,
     >,
-    #[serde(rename = "retryOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "retryOptions",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub retry_options: ::std::option::Option<RetryOptions>,
-    #[serde(rename = "dataLock", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLock",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock: ::std::option::Option<::std::string::String>,
     /// Specifies the version of the Protection Policy
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<i64>,
-    #[serde(rename = "isCBSEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCBSEnabled",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_cbs_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "lastModificationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "templateId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "templateId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub template_id: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the details about the Protection Policy
@@ -8132,14 +10184,18 @@ pub struct ProtectionPolicyResponse {
     pub name: ::std::string::String,
     #[serde(rename = "backupPolicy")]
     pub backup_policy: BackupPolicy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "blackoutWindow", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "blackoutWindow",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub blackout_window: ::std::option::Option<::std::vec::Vec<BlackoutWindow>>,
     #[serde(
         rename = "extendedRetention",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
         ::std::vec::Vec<ExtendedRetentionPolicy>,
@@ -8147,105 +10203,161 @@ pub struct ProtectionPolicyResponse {
     #[serde(
         rename = "remoteTargetPolicy",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_policy: ::std::option::Option<TargetsConfiguration>,
     #[serde(
         rename = "cascadedTargetsConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cascaded_targets_config: ::std::option::Option<
         ::std::vec::Vec<CascadedTargetConfiguration>,
     >,
-    #[serde(rename = "retryOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "retryOptions",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub retry_options: ::std::option::Option<RetryOptions>,
-    #[serde(rename = "dataLock", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLock",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<i64>,
-    #[serde(rename = "isCBSEnabled", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCBSEnabled",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_cbs_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "lastModificationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "templateId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "templateId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub template_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "isUsable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsable",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_usable: ::std::option::Option<bool>,
-    #[serde(rename = "isReplicated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isReplicated",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_replicated: ::std::option::Option<bool>,
     #[serde(
         rename = "numProtectionGroups",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protection_groups: ::std::option::Option<i64>,
     #[serde(
         rename = "numProtectedObjects",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protected_objects: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PublicFolderItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub subject: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "hasAttachments", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hasAttachments",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub has_attachments: ::std::option::Option<bool>,
-    #[serde(rename = "itemClass", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "itemClass",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub item_class: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "receivedTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub received_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "itemSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "itemSize",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub item_size: ::std::option::Option<i64>,
-    #[serde(rename = "parentFolderId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentFolderId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub parent_folder_id: ::std::option::Option<::std::string::String>,
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
@@ -8271,7 +10383,7 @@ pub struct RecoverPhysicalParams {
     #[serde(
         rename = "recoverVolumeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_volume_params: ::std::option::Option<
         RecoverPhysicalParamsRecoverVolumeParams,
@@ -8279,7 +10391,7 @@ pub struct RecoverPhysicalParams {
     #[serde(
         rename = "mountVolumeParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_volume_params: ::std::option::Option<
         RecoverPhysicalParamsMountVolumeParams,
@@ -8287,7 +10399,7 @@ pub struct RecoverPhysicalParams {
     #[serde(
         rename = "recoverFileAndFolderParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_file_and_folder_params: ::std::option::Option<
         RecoverPhysicalParamsRecoverFileAndFolderParams,
@@ -8295,7 +10407,7 @@ pub struct RecoverPhysicalParams {
     #[serde(
         rename = "downloadFileAndFolderParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_and_folder_params: ::std::option::Option<
         RecoverPhysicalParamsDownloadFileAndFolderParams,
@@ -8303,7 +10415,7 @@ pub struct RecoverPhysicalParams {
     #[serde(
         rename = "systemRecoveryParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub system_recovery_params: ::std::option::Option<
         RecoverPhysicalParamsSystemRecoveryParams,
@@ -8314,13 +10426,13 @@ pub struct RecoverPhysicalParamsDownloadFileAndFolderParams {
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "filesAndFolders",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub files_and_folders: ::std::option::Option<
         ::std::vec::Vec<CommonRecoverFileAndFolderInfo>,
@@ -8328,7 +10440,7 @@ pub struct RecoverPhysicalParamsDownloadFileAndFolderParams {
     #[serde(
         rename = "downloadFilePath",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_path: ::std::option::Option<::std::string::String>,
 }
@@ -8337,13 +10449,13 @@ pub struct RecoverPhysicalParamsMountVolumeParams {
     #[serde(
         rename = "targetEnvironment",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         MountPhysicalVolumeParamsPhysicalTargetParams,
@@ -8354,7 +10466,7 @@ pub struct RecoverPhysicalParamsRecoverFileAndFolderParams {
     #[serde(
         rename = "filesAndFolders",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub files_and_folders: ::std::option::Option<
         ::std::vec::Vec<CommonRecoverFileAndFolderInfo>,
@@ -8362,13 +10474,13 @@ pub struct RecoverPhysicalParamsRecoverFileAndFolderParams {
     #[serde(
         rename = "targetEnvironment",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         PhysicalTargetParamsForRecoverFileAndFolder,
@@ -8379,13 +10491,13 @@ pub struct RecoverPhysicalParamsRecoverVolumeParams {
     #[serde(
         rename = "targetEnvironment",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         RecoverPhysicalVolumeParamsPhysicalTargetParams,
@@ -8393,246 +10505,322 @@ pub struct RecoverPhysicalParamsRecoverVolumeParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverPhysicalParamsSystemRecoveryParams {
-    #[serde(rename = "fullNasPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fullNasPath",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub full_nas_path: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverPhysicalVolumeParamsPhysicalTargetParams {
-    #[serde(rename = "mountTarget", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mountTarget",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mount_target: ::std::option::Option<
         PhysicalTargetParamsForRecoverVolumeMountTarget,
     >,
-    #[serde(rename = "volumeMapping", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "volumeMapping",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub volume_mapping: ::std::option::Option<::std::vec::Vec<RecoverVolumeMapping>>,
     #[serde(
         rename = "forceUnmountVolume",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub force_unmount_volume: ::std::option::Option<bool>,
-    #[serde(rename = "vlanConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverSqlAppNewSourceConfig {
-    #[serde(rename = "keepCdc", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "keepCdc",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub keep_cdc: ::std::option::Option<bool>,
     #[serde(
         rename = "multiStageRestoreOptions",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_stage_restore_options: ::std::option::Option<MultiStageRestoreOptions>,
     #[serde(
         rename = "nativeLogRecoveryWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_log_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "nativeRecoveryWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "overwritingPolicy",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwriting_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "replayEntireLastLog",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replay_entire_last_log: ::std::option::Option<bool>,
     #[serde(
         rename = "restoreTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "secondaryDataFilesDirList",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub secondary_data_files_dir_list: ::std::option::Option<
         ::std::vec::Vec<FilenamePatternToDirectory>,
     >,
-    #[serde(rename = "withNoRecovery", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "withNoRecovery",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub with_no_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "dataFileDirectoryLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_file_directory_location: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "databaseName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "databaseName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub database_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub host: ::std::option::Option<RecoveryObjectIdentifier>,
-    #[serde(rename = "instanceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "instanceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub instance_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logFileDirectoryLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_file_directory_location: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverSqlAppOriginalSourceConfig {
-    #[serde(rename = "keepCdc", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "keepCdc",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub keep_cdc: ::std::option::Option<bool>,
     #[serde(
         rename = "multiStageRestoreOptions",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_stage_restore_options: ::std::option::Option<MultiStageRestoreOptions>,
     #[serde(
         rename = "nativeLogRecoveryWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_log_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "nativeRecoveryWithClause",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "overwritingPolicy",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwriting_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "replayEntireLastLog",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replay_entire_last_log: ::std::option::Option<bool>,
     #[serde(
         rename = "restoreTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "secondaryDataFilesDirList",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub secondary_data_files_dir_list: ::std::option::Option<
         ::std::vec::Vec<FilenamePatternToDirectory>,
     >,
-    #[serde(rename = "withNoRecovery", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "withNoRecovery",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub with_no_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "captureTailLogs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub capture_tail_logs: ::std::option::Option<bool>,
     #[serde(
         rename = "dataFileDirectoryLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_file_directory_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logFileDirectoryLocation",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_file_directory_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "newDatabaseName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_database_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverSqlAppParams {
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "pointInTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub point_in_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "objectInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_info: ::std::option::Option<CommonRecoverObjectSnapshotParamsObjectInfo>,
     #[serde(
         rename = "snapshotTargetType",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recoverFromStandby",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_from_standby: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(rename = "bytesRestored", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bytesRestored",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bytes_restored: ::std::option::Option<i64>,
-    #[serde(rename = "aagInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aagInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(rename = "hostInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_info: ::std::option::Option<HostInformation>,
-    #[serde(rename = "isEncrypted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEncrypted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_encrypted: ::std::option::Option<bool>,
     #[serde(
         rename = "sqlTargetParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sql_target_params: ::std::option::Option<SqlTargetParamsForRecoverSqlApp>,
     #[serde(
         rename = "targetEnvironment",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
 }
@@ -8641,26 +10829,34 @@ pub struct RecoverSqlParams {
     #[serde(
         rename = "recoverAppParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_app_params: ::std::option::Option<::std::vec::Vec<RecoverSqlAppParams>>,
     #[serde(rename = "recoveryAction")]
     pub recovery_action: ::std::string::String,
-    #[serde(rename = "vlanConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vlanConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoverTarget {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "parentSourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "parentSourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
@@ -8669,78 +10865,106 @@ pub struct RecoverVolumeMapping {
     #[serde(
         rename = "sourceVolumeGuid",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_volume_guid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "destinationVolumeGuid",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub destination_volume_guid: ::std::option::Option<::std::string::String>,
 }
 /// Specifies list of Recoveries
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoveriesResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub recoveries: ::std::option::Option<::std::vec::Vec<Recovery>>,
 }
 /// Specifies the common response parameters to create a Recovery
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Recovery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     /// Status of the Recovery. Assumption: the document gives no values for this field; the values are the run status list the document allows for the 'status' filter of GetRecoveries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<RecoveryStatus>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotEnvironment",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "recoveryAction", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recoveryAction",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub recovery_action: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
-    #[serde(rename = "creationInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "creationInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub creation_info: ::std::option::Option<CreationInfo>,
-    #[serde(rename = "canTearDown", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "canTearDown",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub can_tear_down: ::std::option::Option<bool>,
-    #[serde(rename = "tearDownStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tearDownStatus",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tear_down_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tearDownMessage",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tear_down_message: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isParentRecovery",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_parent_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "parentRecoveryId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_recovery_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "retrieveArchiveTasks",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retrieve_archive_tasks: ::std::option::Option<
         ::std::vec::Vec<RetrieveArchiveTask>,
@@ -8748,18 +10972,26 @@ pub struct Recovery {
     #[serde(
         rename = "isMultiStageRestore",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_multi_stage_restore: ::std::option::Option<bool>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<RecoverPhysicalParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<RecoveryKubernetesParams>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<RecoverSqlParams>,
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -8767,19 +10999,19 @@ pub struct RecoveryKubernetesParams {
     #[serde(
         rename = "downloadFileAndFolderParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_and_folder_params: ::std::option::Option<
         RecoverKubernetesParamsDownloadFileAndFolderParams,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<CommonRecoverObjectSnapshotParams>,
     >,
     #[serde(
         rename = "recoverFileAndFolderParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_file_and_folder_params: ::std::option::Option<
         RecoverKubernetesParamsRecoverFileAndFolderParams,
@@ -8787,7 +11019,7 @@ pub struct RecoveryKubernetesParams {
     #[serde(
         rename = "recoverNamespaceParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_namespace_params: ::std::option::Option<
         RecoverKubernetesParamsRecoverNamespaceParams,
@@ -8797,9 +11029,9 @@ pub struct RecoveryKubernetesParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoveryObjectIdentifier {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
 /// Status of the Recovery. Assumption: the document gives no values for this field; the values are the run status list the document allows for the 'status' filter of GetRecoveries.
@@ -8903,24 +11135,40 @@ impl<'de> ::serde::Deserialize<'de> for RecoveryStatus {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoveryTimeRangeInfo {
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RecoveryVlanConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(rename = "disableVlan", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "disableVlan",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub disable_vlan: ::std::option::Option<bool>,
-    #[serde(rename = "interfaceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interfaceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub interface_name: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the parameters to register a Protection Source
@@ -8929,71 +11177,95 @@ pub struct RegisterProtectionSourceRequest {
     /// Specifies the environment type of the Protection Source, e.g. kPhysical
     pub environment: ::std::string::String,
     /// The user specified name for this source
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies if credentials are encrypted by internal key
     #[serde(
         rename = "isInternalEncrypted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_internal_encrypted: ::std::option::Option<bool>,
     /// Specifies the key that user has encrypted the credential with
-    #[serde(rename = "encryptionKey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "encryptionKey",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub encryption_key: ::std::option::Option<::codegen_runtime::Secret>,
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "dataSourceConnectionId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RegularBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub incremental: ::std::option::Option<IncrementalBackupPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub full: ::std::option::Option<FullBackupPolicy>,
-    #[serde(rename = "fullBackups", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fullBackups",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub full_backups: ::std::option::Option<::std::vec::Vec<FullScheduleAndRetention>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "primaryBackupTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub primary_backup_target: ::std::option::Option<PrimaryBackupTarget>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RemoteTargetConfig {
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
-    #[serde(rename = "clusterName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -9001,19 +11273,19 @@ pub struct ReplicationDataStats {
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "logicalBytesTransferred",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "physicalBytesTransferred",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
 }
@@ -9022,7 +11294,7 @@ pub struct ReplicationRunSummary {
     #[serde(
         rename = "replicationTargetResults",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_target_results: ::std::option::Option<
         ::std::vec::Vec<ReplicationTargetResult>,
@@ -9030,125 +11302,173 @@ pub struct ReplicationRunSummary {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ReplicationTargetConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(rename = "logRetention", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "logRetention",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub log_retention: ::std::option::Option<LogRetention>,
     #[serde(
         rename = "awsTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_target_config: ::std::option::Option<AwsTargetConfig>,
     #[serde(
         rename = "azureTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_target_config: ::std::option::Option<AzureTargetConfig>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "remoteTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_config: ::std::option::Option<RemoteTargetConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ReplicationTargetResult {
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
-    #[serde(rename = "clusterName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "awsTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_target_config: ::std::option::Option<AwsTargetConfig>,
     #[serde(
         rename = "azureTargetConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_target_config: ::std::option::Option<AzureTargetConfig>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queuedTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queued_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "percentageCompleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub percentage_completed: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<ReplicationDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "replicationTaskId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "entriesChanged", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "entriesChanged",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub entries_changed: ::std::option::Option<i64>,
-    #[serde(rename = "isInBound", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isInBound",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_in_bound: ::std::option::Option<bool>,
     #[serde(
         rename = "dataLockConstraints",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
-    #[serde(rename = "onLegalHold", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onLegalHold",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub on_legal_hold: ::std::option::Option<bool>,
     #[serde(
         rename = "multiObjectReplication",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_object_replication: ::std::option::Option<bool>,
 }
@@ -9157,55 +11477,67 @@ pub struct RestoreInfo {
     #[serde(
         rename = "archivalTargetInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
-    #[serde(rename = "attemptNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "attemptNumber",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub attempt_number: ::std::option::Option<i64>,
     #[serde(
         rename = "cloudDeployTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_deploy_target: ::std::option::Option<CloudDeployTargetDetails>,
     #[serde(
         rename = "cloudReplicationTarget",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_replication_target: ::std::option::Option<CloudDeployTargetDetails>,
-    #[serde(rename = "objectInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_info: ::std::option::Option<Object>,
     #[serde(
         rename = "parentObjectInfo",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_object_info: ::std::option::Option<Object>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runStartTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotRelativeDirPath",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_relative_dir_path: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "viewName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "viewName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub view_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "vmHadIndependentDisks",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vm_had_independent_disks: ::std::option::Option<bool>,
 }
@@ -9218,67 +11550,107 @@ pub struct ResumeProtectionRunActionParams {
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ResumeProtectionRunActionResponseParams {
-    #[serde(rename = "runId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Retention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
-    #[serde(rename = "dataLockConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLockConfig",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RetrieveArchiveTask {
-    #[serde(rename = "taskUid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "taskUid",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub task_uid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "uptierExpiryTimes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uptier_expiry_times: ::std::option::Option<::std::vec::Vec<i64>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RetryOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retries: ::std::option::Option<i64>,
     #[serde(
         rename = "retryIntervalMins",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retry_interval_mins: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RpaasTargetConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(rename = "configId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "configId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub config_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runTimeouts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runTimeouts",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(rename = "logRetention", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "logRetention",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(rename = "targetId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_id: ::std::option::Option<i64>,
-    #[serde(rename = "targetName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "targetType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub target_type: ::std::option::Option<::std::string::String>,
 }
 /// Specifies an object to protect in this run. Assumption: the document shows no fields; id, appIds and physicalParams are assumed after IBM's naming, and further fields are allowed.
@@ -9287,10 +11659,18 @@ pub struct RunObject {
     /// Specifies the id of object
     pub id: i64,
     /// Specifies a list of ids of applications
-    #[serde(rename = "appIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "appIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub app_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies physical parameters for this run
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
@@ -9305,21 +11685,33 @@ pub struct Schedule {
     #[serde(
         rename = "periodicTimeWindows",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub periodic_time_windows: ::std::option::Option<::std::vec::Vec<TimeWindow>>,
-    #[serde(rename = "scheduleType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "scheduleType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub schedule_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "timeRanges", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeRanges",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub time_ranges: ::std::option::Option<::std::vec::Vec<TimeRangeUsecs>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub timezone: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the parameters to search for files and folders. Assumption: only searchString appears in the document's example; further fields are allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchFileRequestParams {
     /// Specifies the search string to filter the files
-    #[serde(rename = "searchString", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "searchString",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub search_string: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the parameters to search for indexed objects. Assumption: the document's example shows only objectType and fileParams; the other fields are named by IBM's SDK 1.2.5 and their types are assumed from their names (ids of storage domains and counts are integers, tags and ids of groups are strings).
@@ -9332,7 +11724,7 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "protectionGroupIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_ids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -9341,29 +11733,45 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "storageDomainIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the id of the tenant for which objects are to be returned
-    #[serde(rename = "tenantId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tenant_id: ::std::option::Option<::std::string::String>,
     /// Specifies whether objects of all tenants the user may see are returned
-    #[serde(rename = "includeTenants", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "includeTenants",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub include_tenants: ::std::option::Option<bool>,
     /// Specifies a list of tags to filter indexed objects
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies a list of snapshot tags to filter indexed objects
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies tags which must be all present in the document
-    #[serde(rename = "mustHaveTagIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mustHaveTagIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub must_have_tag_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies list of tags, one or more of which might be present in the document. These are OR'ed together and the resulting criteria AND'ed with the rest of the query
     #[serde(
         rename = "mightHaveTagIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub might_have_tag_ids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -9372,7 +11780,7 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "mustHaveSnapshotTagIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub must_have_snapshot_tag_ids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -9381,7 +11789,7 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "mightHaveSnapshotTagIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub might_have_snapshot_tag_ids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -9390,20 +11798,24 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "paginationCookie",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
     /// Specifies the number of indexed objects to be fetched for the specified pagination cookie
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
     /// Specifies whether we can serve the GET request from the read replica cache. There is a lag of 15 seconds between the read replica and primary data source
-    #[serde(rename = "useCachedData", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "useCachedData",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub use_cached_data: ::std::option::Option<bool>,
     /// Specifies the parameters to search cassandra. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "cassandraParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cassandra_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -9412,55 +11824,95 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "couchbaseParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub couchbase_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search email. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "emailParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "emailParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub email_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search exchange. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "exchangeParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exchangeParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub exchange_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    #[serde(rename = "fileParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_params: ::std::option::Option<SearchFileRequestParams>,
     /// Specifies the parameters to search hbase. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "hbaseParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hbaseParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hbase_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search hdfs. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "hdfsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hdfsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hdfs_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search hive. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "hiveParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hiveParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hive_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search mongodb. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "mongodbParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mongodbParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mongodb_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search msGroups. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "msGroupsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "msGroupsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ms_groups_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search msTeams. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "msTeamsParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "msTeamsParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ms_teams_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search oneDrive. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "oneDriveParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oneDriveParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub one_drive_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
@@ -9468,13 +11920,17 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "publicFolderParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub public_folder_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search sfdc. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "sfdcParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sfdcParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sfdc_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
@@ -9482,13 +11938,17 @@ pub struct SearchIndexedObjectsRequest {
     #[serde(
         rename = "sharepointParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// Specifies the parameters to search uda. Assumption: the document shows no fields; kept open.
-    #[serde(rename = "udaParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "udaParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub uda_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
@@ -9496,21 +11956,25 @@ pub struct SearchIndexedObjectsRequest {
 /// Specifies the common search indexed objects response params
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchIndexedObjectsResponse {
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
     /// Pass it as paginationCookie to fetch the next part of the result
     #[serde(
         rename = "paginationCookie",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "cassandraObjects",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cassandra_objects: ::std::option::Option<
         ::std::vec::Vec<CassandraIndexedObject>,
@@ -9518,144 +11982,252 @@ pub struct SearchIndexedObjectsResponse {
     #[serde(
         rename = "couchbaseObjects",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub couchbase_objects: ::std::option::Option<
         ::std::vec::Vec<CouchbaseIndexedObject>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub emails: ::std::option::Option<::std::vec::Vec<Email>>,
     #[serde(
         rename = "exchangeObjects",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exchange_objects: ::std::option::Option<::std::vec::Vec<ExchangeIndexedObject>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub files: ::std::option::Option<::std::vec::Vec<File>>,
-    #[serde(rename = "hbaseObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hbaseObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hbase_objects: ::std::option::Option<::std::vec::Vec<HbaseIndexedObject>>,
-    #[serde(rename = "hdfsObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hdfsObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hdfs_objects: ::std::option::Option<::std::vec::Vec<HdfsIndexedObject>>,
-    #[serde(rename = "hiveObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hiveObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hive_objects: ::std::option::Option<::std::vec::Vec<HiveIndexedObject>>,
-    #[serde(rename = "mongoObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mongoObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mongo_objects: ::std::option::Option<::std::vec::Vec<MongoIndexedObject>>,
-    #[serde(rename = "msGroupItems", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "msGroupItems",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ms_group_items: ::std::option::Option<::std::vec::Vec<MsGroupItem>>,
-    #[serde(rename = "oneDriveItems", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oneDriveItems",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub one_drive_items: ::std::option::Option<::std::vec::Vec<DocumentLibraryItem>>,
     #[serde(
         rename = "publicFolderItems",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub public_folder_items: ::std::option::Option<::std::vec::Vec<PublicFolderItem>>,
-    #[serde(rename = "sfdcRecords", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sfdcRecords",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sfdc_records: ::std::option::Option<SfdcRecords>,
     #[serde(
         rename = "sharepointItems",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_items: ::std::option::Option<::std::vec::Vec<SharepointItem>>,
-    #[serde(rename = "teamsItems", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "teamsItems",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub teams_items: ::std::option::Option<::std::vec::Vec<TeamsItem>>,
-    #[serde(rename = "udaObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "udaObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub uda_objects: ::std::option::Option<::std::vec::Vec<UdaIndexedObject>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<SearchObjectMssqlParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<SearchObjectPhysicalParams>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(rename = "heliosTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "heliosTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub helios_tags: ::std::option::Option<::std::vec::Vec<HeliosTagInfo>>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<SearchObjectSourceInfo>,
     #[serde(
         rename = "objectProtectionInfos",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_protection_infos: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionInfo>,
     >,
-    #[serde(rename = "secondaryIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "secondaryIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub secondary_ids: ::std::option::Option<::std::vec::Vec<SecondaryId>>,
     #[serde(
         rename = "taggedSnapshots",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tagged_snapshots: ::std::option::Option<::std::vec::Vec<TaggedSnapshotInfo>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchObjectMssqlParams {
-    #[serde(rename = "aagInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aagInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(rename = "hostInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub host_info: ::std::option::Option<HostInformation>,
-    #[serde(rename = "isEncrypted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEncrypted",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -9663,69 +12235,113 @@ pub struct SearchObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
-    #[serde(rename = "mssqlParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mssqlParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
 ///
@@ -10700,29 +13316,41 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsSnapshotActionsIte
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SecondaryId {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SfdcObjectParams {
-    #[serde(rename = "recordsAdded", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recordsAdded",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub records_added: ::std::option::Option<i64>,
     #[serde(
         rename = "recordsModified",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub records_modified: ::std::option::Option<i64>,
-    #[serde(rename = "recordsRemoved", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recordsRemoved",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub records_removed: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SfdcRecords {
-    #[serde(rename = "columnNames", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "columnNames",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub column_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub records: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -10730,174 +13358,242 @@ pub struct SharepointItem {
     #[serde(
         rename = "documentLibraryItem",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub document_library_item: ::std::option::Option<DocumentLibraryItem>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SharepointObjectParams {
-    #[serde(rename = "siteWebUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "siteWebUrl",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub site_web_url: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SlaRule {
-    #[serde(rename = "backupRunType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupRunType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "slaMinutes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "slaMinutes",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub sla_minutes: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SnapshotInfo {
-    #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "statusMessage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub status_message: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "admittedTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub admitted_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "permitGrantTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub permit_grant_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queueDurationUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queue_duration_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<BackupDataStats>,
-    #[serde(rename = "progressTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "progressTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "indexingTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indexingTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "statsTaskId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statsTaskId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isManuallyDeleted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "totalFileCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalFileCount",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "backupFileCount",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConstraints",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SnapshotTagInfo {
-    #[serde(rename = "tagId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tagId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tag_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "runIds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runIds",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub run_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 /// Specifies the parameters which are common between all Protection Source registrations
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SourceRegistrationResponseParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<Object>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "dataSourceConnectionId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedConfigs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "authenticationStatus",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub authentication_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "registrationTimeMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub registration_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "lastRefreshedTimeMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_refreshed_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "externalMetadata",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_metadata: ::std::option::Option<EntityExternalMetadata>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
 }
 /// Protection Source Registrations
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SourceRegistrations {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub registrations: ::std::option::Option<
         ::std::vec::Vec<SourceRegistrationResponseParams>,
     >,
@@ -10907,79 +13603,119 @@ pub struct SqlTargetParamsForRecoverSqlApp {
     #[serde(
         rename = "newSourceConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_source_config: ::std::option::Option<RecoverSqlAppNewSourceConfig>,
     #[serde(
         rename = "originalSourceConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_source_config: ::std::option::Option<RecoverSqlAppOriginalSourceConfig>,
     #[serde(
         rename = "recoverToNewSource",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_to_new_source: ::std::option::Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct StorageArraySnapshotBackupPolicy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<StorageArraySnapshotSchedule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct StorageArraySnapshotSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "minuteSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "minuteSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
-    #[serde(rename = "hourSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hourSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
-    #[serde(rename = "daySchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "daySchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
-    #[serde(rename = "weekSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
-    #[serde(rename = "monthSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monthSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
-    #[serde(rename = "yearSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "yearSchedule",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TagInfo {
-    #[serde(rename = "tagId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tagId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub tag_id: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TaggedSnapshotInfo {
-    #[serde(rename = "clusterId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
-    #[serde(rename = "jobId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jobId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub job_id: ::std::option::Option<i64>,
-    #[serde(rename = "objectUuid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectUuid",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_uuid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runStartTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<HeliosTagInfo>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TargetSchedule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -10987,7 +13723,7 @@ pub struct TargetsConfiguration {
     #[serde(
         rename = "replicationTargets",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_targets: ::std::option::Option<
         ::std::vec::Vec<ReplicationTargetConfiguration>,
@@ -10995,7 +13731,7 @@ pub struct TargetsConfiguration {
     #[serde(
         rename = "archivalTargets",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_targets: ::std::option::Option<
         ::std::vec::Vec<ArchivalTargetConfiguration>,
@@ -11003,7 +13739,7 @@ pub struct TargetsConfiguration {
     #[serde(
         rename = "cloudSpinTargets",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_targets: ::std::option::Option<
         ::std::vec::Vec<CloudSpinTargetConfiguration>,
@@ -11011,12 +13747,16 @@ pub struct TargetsConfiguration {
     #[serde(
         rename = "onpremDeployTargets",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub onprem_deploy_targets: ::std::option::Option<
         ::std::vec::Vec<OnpremDeployTargetConfiguration>,
     >,
-    #[serde(rename = "rpaasTargets", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rpaasTargets",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub rpaas_targets: ::std::option::Option<::std::vec::Vec<RpaasTargetConfiguration>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -11024,101 +13764,173 @@ pub struct TeamsFileItem {
     #[serde(
         rename = "creationTimeSecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
-    #[serde(rename = "driveName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "driveName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub drive_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "fileType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "itemSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "itemSize",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub item_size: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TeamsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<TeamsItemSourceInfo>,
-    #[serde(rename = "channelItem", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "channelItem",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub channel_item: ::std::option::Option<ChannelItem>,
-    #[serde(rename = "fileItem", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileItem",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_item: ::std::option::Option<TeamsFileItem>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TeamsItemSourceInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "sourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectHash",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_hash: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "globalId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub global_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "protectionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protectionType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(rename = "osType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "osType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub os_type: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "childObjects", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childObjects",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
-    #[serde(rename = "vCenterSummary", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vCenterSummary",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
@@ -11127,42 +13939,42 @@ pub struct Tenant {
     #[serde(
         rename = "createdAtTimeMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_at_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "deletedAtTimeMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub deleted_at_time_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "externalVendorMetadata",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_vendor_metadata: ::std::option::Option<ExternalVendorTenantMetadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isManagedOnHelios",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_managed_on_helios: ::std::option::Option<bool>,
     #[serde(
         rename = "lastUpdatedAtTimeMsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_updated_at_time_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub network: ::std::option::Option<TenantNetwork>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -11170,96 +13982,160 @@ pub struct TenantNetwork {
     #[serde(
         rename = "connectorEnabled",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "clusterHostname",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_hostname: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "clusterIps", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterIps",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cluster_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Time {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub hour: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub minute: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TimeOfDay {
     pub hour: i64,
     pub minute: i64,
-    #[serde(rename = "timeZone", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeZone",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub time_zone: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TimeRangeInfo {
-    #[serde(rename = "errorMessage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorMessage",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub error_message: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "timeRanges", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeRanges",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub time_ranges: ::std::option::Option<::std::vec::Vec<RecoveryTimeRangeInfo>>,
-    #[serde(rename = "userMessage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userMessage",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_message: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TimeRangeUsecs {
-    #[serde(rename = "endTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "startTimeUsecs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTimeUsecs",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time_usecs: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TimeWindow {
-    #[serde(rename = "dayOfTheWeek", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dayOfTheWeek",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_of_the_week: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "endTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time: ::std::option::Option<Time>,
-    #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time: ::std::option::Option<Time>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UdaIndexedObject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
-    #[serde(rename = "snapshotTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "policyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
-    #[serde(rename = "sourceInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sourceInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(rename = "fullName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fullName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub full_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "objectType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub object_type: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the params to perform actions on local snapshot taken by a Protection Group Run
@@ -11269,17 +14145,29 @@ pub struct UpdateLocalSnapshotConfig {
     #[serde(
         rename = "enableLegalHold",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_legal_hold: ::std::option::Option<bool>,
     /// Specifies whether to delete the snapshot. Assumption: taken from the document's list of actions ("Delete the snapshots"); field name assumed after IBM's naming
-    #[serde(rename = "deleteSnapshot", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deleteSnapshot",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub delete_snapshot: ::std::option::Option<bool>,
     /// Specifies number of days to retain the snapshots (negative to reduce). Assumption: taken from the document's list of actions ("Extend or reduce retention"); field name assumed after IBM's naming
-    #[serde(rename = "daysToKeep", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "daysToKeep",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub days_to_keep: ::std::option::Option<i64>,
     /// Specifies the datalock to apply to the snapshots. Assumption: taken from the document's list of actions ("Apply datalock"); field name assumed after IBM's naming
-    #[serde(rename = "dataLock", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataLock",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub data_lock: ::std::option::Option<::std::string::String>,
 }
 /// Specifies the changes to one Protection Group Run
@@ -11291,14 +14179,14 @@ pub struct UpdateProtectionGroupRunParams {
     #[serde(
         rename = "localSnapshotConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_config: ::std::option::Option<UpdateLocalSnapshotConfig>,
     /// Specifies the changes to the replication snapshots of the run (the document lists adding targets and changing retention). Assumption: field name after IBM's naming; the document shows no fields, so it is kept open.
     #[serde(
         rename = "replicationSnapshotConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_snapshot_config: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -11307,7 +14195,7 @@ pub struct UpdateProtectionGroupRunParams {
     #[serde(
         rename = "archivalSnapshotConfig",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_snapshot_config: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -11329,13 +14217,17 @@ pub struct UpdateProtectionGroupRunResponse {
     #[serde(
         rename = "successfulRunIds",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_run_ids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Runs that could not be updated, with the reason
-    #[serde(rename = "failedRuns", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "failedRuns",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub failed_runs: ::std::option::Option<::std::vec::Vec<FailedRunDetails>>,
 }
 /// Specifies the parameters to update the registration
@@ -11344,77 +14236,97 @@ pub struct UpdateProtectionSourceRegistrationRequest {
     /// Specifies the environment type of the Protection Source, e.g. kPhysical
     pub environment: ::std::string::String,
     /// The user specified name for this source
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies if credentials are encrypted by internal key
     #[serde(
         rename = "isInternalEncrypted",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_internal_encrypted: ::std::option::Option<bool>,
     /// Specifies the key that user has encrypted the credential with
-    #[serde(rename = "encryptionKey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "encryptionKey",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub encryption_key: ::std::option::Option<::codegen_runtime::Secret>,
-    #[serde(rename = "connectionId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectionId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "dataSourceConnectionId",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     /// The last modified timestamp of the source registration; passing it lets the backend reject a stale update
     #[serde(
         rename = "lastModifiedTimestampUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
-    #[serde(rename = "physicalParams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalParams",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
     #[serde(
         rename = "kubernetesParams",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UserInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub domain: ::std::option::Option<::std::string::String>,
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type VlanParams = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct WeekSchedule {
-    #[serde(rename = "dayOfWeek", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dayOfWeek",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_of_week: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct WorkflowInterventionSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub intervention: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "workflowType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "workflowType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub workflow_type: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -11422,24 +14334,28 @@ pub struct WormProperties {
     #[serde(
         rename = "isArchiveWormCompliant",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_archive_worm_compliant: ::std::option::Option<bool>,
     #[serde(
         rename = "wormNonComplianceReason",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub worm_non_compliance_reason: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "wormExpiryTimeUsecs",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub worm_expiry_time_usecs: ::std::option::Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct YearSchedule {
-    #[serde(rename = "dayOfYear", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dayOfYear",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub day_of_year: ::std::option::Option<::std::string::String>,
 }

@@ -19,35 +19,35 @@ pub struct AcquireUpdatesRequest {
 /// members are allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Aicc {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance: ::std::option::Option<AiccAppliance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance_states: ::std::option::Option<
         ::std::vec::Vec<AiccApplianceStatesItem>,
     >,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AiccAppliance {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub build: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AiccApplianceStatesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
 }
 ///
@@ -115,56 +115,84 @@ pub struct ApplyUpdatesRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Backup {
     /// UUID of the backup (used by PUT /managementServer/data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Date and time when the backup was created.
-    #[serde(rename = "backupDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "backupDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub backup_date: ::std::option::Option<::std::string::String>,
     /// Name of the user that created the backup.
     #[serde(
         rename = "backupRequestedBy",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_requested_by: ::std::option::Option<::std::string::String>,
     /// Number of managed chassis in the backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub chassis: ::std::option::Option<::std::string::String>,
     /// Checksum that is used to verify the backup content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub checksum: ::std::option::Option<::std::string::String>,
     /// Indicates whether DHCP mode is enabled on the XClarity Administrator instance that was backed up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp: ::std::option::Option<bool>,
     /// Network interface that uses DHCP (for example, "eth0"); empty if DHCP mode is disabled.
-    #[serde(rename = "dhcpEth", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dhcpEth",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub dhcp_eth: ::std::option::Option<::std::string::String>,
     /// MAC address of the network interface that uses DHCP; empty if DHCP mode is disabled.
-    #[serde(rename = "dhcpMac", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dhcpMac",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub dhcp_mac: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth0 interface.
-    #[serde(rename = "eth0IPv4", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "eth0IPv4",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub eth0_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth0 interface.
-    #[serde(rename = "eth0IPv6", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "eth0IPv6",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub eth0_i_pv6: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth1 interface.
-    #[serde(rename = "eth1IPv4", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "eth1IPv4",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub eth1_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth1 interface.
-    #[serde(rename = "eth1IPv6", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "eth1IPv6",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub eth1_i_pv6: ::std::option::Option<::std::string::String>,
     /// Name of the XClarity Administrator backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub filename: ::std::option::Option<::std::string::String>,
     /// Total size of all firmware-update packages that are included in the backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub firmware: ::std::option::Option<::std::string::String>,
     /// Size of the backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<::std::string::String>,
     /// Where the backup is stored (the local repository or a remote share).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -172,13 +200,17 @@ pub struct BackupActionResponse {
     /// ID of the job that was created to track the action progress. Returned only when an
     /// operation is started (`action=start`); if no job was created, this attribute is empty or
     /// absent. Use GET /tasks/{job_list} or GET /jobs/{id} to determine the status of the job.
-    #[serde(rename = "jobId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jobId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub job_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about the error message. Assumption: the table types it "Object", but both
     /// examples show an array (`"message": []`), so it is an array of messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// `action=import`: the backup package. The LXCA REST reference's table names the attribute
@@ -192,7 +224,7 @@ pub struct BackupFileUpload {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupList {
     /// Information about each backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub backups: ::std::option::Option<::std::vec::Vec<Backup>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -578,7 +610,11 @@ pub struct CreateOsImageImportJobRequest {
     pub action: CreateOsImageImportJobRequestAction,
     /// Size of the file to be imported (in bytes). vendor-notes.md shows a number, the LXCA REST
     /// reference types it String; both are accepted.
-    #[serde(rename = "fileSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileSize",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_size: ::std::option::Option<CreateOsImageImportJobRequestFileSize>,
 }
 /// Always `Init`. The LXCA REST reference writes "This value must be init"; the Python and
@@ -1199,10 +1235,10 @@ impl<'de> ::serde::Deserialize<'de> for ImportUpdateFilesAction {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ImportUpdatesRequest {
     /// The files that will be uploaded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub files: ::std::option::Option<::std::vec::Vec<UpdateImportFile>>,
     /// Total size, in bytes, of the file to be imported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
 /// A job (the Ruby client's API Blueprint and vendor-notes.md). Other members are allowed.
@@ -1212,52 +1248,92 @@ pub struct Job {
     pub id: ::std::string::String,
     pub status: JobStatus,
     /// Whether the job can be cancelled.
-    #[serde(rename = "isCancelable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCancelable",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub is_cancelable: ::std::option::Option<bool>,
     /// User that cancelled the job, or empty.
-    #[serde(rename = "cancelledBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelledBy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cancelled_by: ::std::option::Option<::std::string::String>,
     /// URI that cancels the job, or empty.
-    #[serde(rename = "cancelURI", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelURI",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub cancel_uri: ::std::option::Option<::std::string::String>,
     /// Job category (for example MANAGEMENT).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub category: ::std::option::Option<::std::string::String>,
     /// User that created the job.
-    #[serde(rename = "createdBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createdBy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the job started (for example 2017-05-19T15:08:34Z).
-    #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the job ended.
-    #[serde(rename = "endTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Bundle of the job's messages.
-    #[serde(rename = "messageBundle", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageBundle",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
     /// Translated job name.
-    #[serde(rename = "messageDisplay", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageDisplay",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_display: ::std::option::Option<::std::string::String>,
     /// Message ID of the job name.
-    #[serde(rename = "messageID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageID",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_id: ::std::option::Option<::std::string::String>,
     /// Parameters of the job name.
     #[serde(
         rename = "messageParameters",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_parameters: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Job type.
-    #[serde(rename = "typeId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "typeId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub type_id: ::std::option::Option<i64>,
     /// UUID of the resource the job acts on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Whether the job is a legacy job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub legacy: ::std::option::Option<bool>,
 }
 /// State of a job (vendor-notes.md).
@@ -1347,22 +1423,34 @@ impl<'de> ::serde::Deserialize<'de> for JobState {
 pub struct JobStatus {
     pub state: JobState,
     /// Percentage complete (0-100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Subjobs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub substatus: ::std::option::Option<::std::vec::Vec<Job>>,
     /// Messages that describe the outcome.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::vec::Vec<JobStatusDescriptionItem>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct JobStatusDescriptionItem {
-    #[serde(rename = "messageID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageID",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_id: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "messageDisplay", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageDisplay",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_display: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "messageBundle", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "messageBundle",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
 }
 /// One of three requests; exactly one matches a valid body, so an invalid combination (a cancel
@@ -1458,12 +1546,12 @@ pub struct Message {
     /// Message text associated with the message identifier.
     pub text: ::std::string::String,
     /// Additional information to clarify the reason for the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub explanation: ::std::option::Option<::std::string::String>,
     /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
     /// every example (the excerpts' and the notes') shows a single object, so both forms are
     /// accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub recovery: ::std::option::Option<MessageRecovery>,
 }
 /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
@@ -1485,10 +1573,18 @@ pub enum MessageRecovery {
 pub struct OsImageFileUpload {
     /// Type of checksum to be used (the excerpt's example: `MD5`).
     /// Assumption: the excerpt cuts the value list; MD5, SHA1 and SHA256 are assumed.
-    #[serde(rename = "checksumType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "checksumType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub checksum_type: ::std::option::Option<OsImageFileUploadChecksumType>,
     /// Checksum string of the .ISO file.
-    #[serde(rename = "checksumValue", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "checksumValue",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub checksum_value: ::std::option::Option<::std::string::String>,
     /// The file to import (for example redhat7.0.iso).
     pub uploadedfile: ::std::string::String,
@@ -1564,20 +1660,20 @@ pub struct OsImageImportJob {
     /// ID of the import job; pass it to POST /files/osImages?jobId={job_id}.
     #[serde(rename = "jobId")]
     pub job_id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OsImageImportResult {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Identifier of the file that was successfully imported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub fileid: ::std::option::Option<::std::string::String>,
     /// Information about one or more messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// The OS images repository. Assumption: only `bootFiles` is described (the rest of the LXCA REST
@@ -1585,31 +1681,39 @@ pub struct OsImageImportResult {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OsImages {
     /// List of boot-option files that are imported and available to the OS image profiles.
-    #[serde(rename = "bootFiles", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bootFiles",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub boot_files: ::std::option::Option<::std::vec::Vec<OsImagesBootFilesItem>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OsImagesBootFilesItem {
     /// ID of the OS bundle from which the boot file was imported.
-    #[serde(rename = "bundleId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bundleId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub bundle_id: ::std::option::Option<::std::string::String>,
     /// Boot-option file description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Boot-option file identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     /// Boot-option file name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The operating system that is associated with the boot-options file (for example `win`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub os: ::std::option::Option<::std::string::String>,
     /// Operating system release.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub osrelease: ::std::option::Option<::std::string::String>,
     /// Size, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
 /// `action=process`: validate and prepare the backup.
@@ -1743,10 +1847,14 @@ impl<'de> ::serde::Deserialize<'de> for PushBackupRequestOperation {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Recovery {
     /// User actions that can be taken to recover from the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub text: ::std::option::Option<::std::string::String>,
     /// Link to the help system for more information, if available.
-    #[serde(rename = "URL", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "URL",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub url: ::std::option::Option<::std::string::String>,
 }
 /// `action=refresh`.
@@ -1901,43 +2009,51 @@ impl<'de> ::serde::Deserialize<'de> for Result {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Session {
     /// Session id (the value of the `JSESSIONID` cookie).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::codegen_runtime::Secret>,
     /// CSRF token (the value of the `csrf` cookie and of the `X-Csrf-Token` header).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub csrf: ::std::option::Option<::codegen_runtime::Secret>,
     /// User name of the session.
-    #[serde(rename = "UserId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "UserId",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_id: ::std::option::Option<::std::string::String>,
     /// Inactivity timeout of the session, in minutes (1440 by default).
     #[serde(
         rename = "inactivityTimeout",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub inactivity_timeout: ::std::option::Option<i64>,
     /// IP address of the server from which the user is connected.
-    #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Address",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub address: ::std::option::Option<::std::string::String>,
     /// IP address of the authentication server.
     #[serde(
         rename = "authenticationServer",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub authentication_server: ::std::option::Option<::std::string::String>,
     /// Date and time when the user logged in and the session was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SessionResponse {
     /// Information about the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub response: ::std::option::Option<SessionResponseResponse>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// Information about the session.
@@ -1948,19 +2064,19 @@ pub struct SessionResponseResponse {
     #[serde(
         rename = "pwChangeRequired",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pw_change_required: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub session: ::std::option::Option<Session>,
 }
 /// The `result` + `messages` envelope of a successful request.
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct StatusResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about one or more messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// A job seen as a task. Assumption: vendor-notes.md lists the fields seen, not the full set
@@ -1972,30 +2088,42 @@ pub struct Task {
     #[serde(rename = "jobUID")]
     pub job_uid: ::std::string::String,
     /// Task name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<TaskStatus>,
     /// Percentage complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Whether the task is complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub complete: ::std::option::Option<bool>,
     /// Subtasks (absent with `compact=true`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub children: ::std::option::Option<::std::vec::Vec<Task>>,
     /// User that created the task.
-    #[serde(rename = "createdBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createdBy",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the task started.
-    #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the task ended.
-    #[serde(rename = "endTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endTime",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Task messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
 }
 /// Status of a task. Assumption: the task status values are unconfirmed (vendor-notes.md); the
@@ -2092,21 +2220,21 @@ pub struct UpdateFile {
     pub field: ::std::string::String,
     /// ID of the update package.
     pub fixid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateFileStatus>,
     /// Contents of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 /// Information about one or more messages, and the file contents (as in the example).
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateFileStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
     /// Contents of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -2115,53 +2243,73 @@ pub struct UpdateFilesUpload {
     #[serde(rename = "uploadedfile[]")]
     pub uploadedfile: ::std::vec::Vec<::std::string::String>,
     /// Size of the update file to be imported (in bytes).
-    #[serde(rename = "fileSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileSize",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_size: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateHistoryEntry {
     /// Update build number.
-    #[serde(rename = "buildNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "buildNumber",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied.
-    #[serde(rename = "dateApplied", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dateApplied",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub date_applied: ::std::option::Option<::std::string::String>,
     /// Short description of the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Detailed description of the update.
-    #[serde(rename = "detailInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "detailInfo",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub detail_info: ::std::option::Option<::std::string::String>,
     /// Update file name.
-    #[serde(rename = "fileName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fileName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub file_name: ::std::option::Option<::std::string::String>,
     /// Type of update (for example `base install`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub flavor: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied and failed.
     #[serde(
         rename = "installationFailedDate",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub installation_failed_date: ::std::option::Option<::std::string::String>,
     /// XClarity Administrator version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateImportFile {
     /// Position of the file in the upload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub index: ::std::option::Option<i64>,
     /// File name.
     pub name: ::std::string::String,
     /// File size, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
     /// Media type of the file (text/plain .txt, text/xml .xml, application/octet-stream .chg, application/x-compressed .tgz).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 /// Information about specific updates (`key`, `action=status` or no query). Only the members
@@ -2171,32 +2319,32 @@ pub struct UpdateImportFile {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateInfo {
     /// Information about the actions that are supported by the specified update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub actions: ::std::option::Option<::std::vec::Vec<UpdateInfoActionsItem>>,
     /// File types that are supported by the specified update (the example shows `change`, `readme`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub filetypes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Information about the specified key values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub keys: ::std::option::Option<::std::vec::Vec<UpdateInfoKeysItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateRepositoryStatus>,
     /// Information about the update package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub update: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateInfoActionsItem {
     /// Action to take (the example shows `acquire`, `apply`, `delete`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub action: ::std::option::Option<::std::string::String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateInfoKeysItem {
     /// Key values for this request (the example shows `actions`, `update`, `filetypes`,
     /// `keys`). Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
 }
 /// An update package. The string flags hold "true" or "false" in the example.
@@ -2204,92 +2352,108 @@ pub struct UpdateInfoKeysItem {
 pub struct UpdatePackage {
     /// Identifies whether the management-server update can be installed.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub applyable: ::std::option::Option<::std::string::String>,
     /// Update package build number.
-    #[serde(rename = "buildNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "buildNumber",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Build type.
-    #[serde(rename = "buildType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "buildType",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub build_type: ::std::option::Option<::std::string::String>,
     /// Identifies whether a change-history file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub change: ::std::option::Option<::std::string::String>,
     /// Component name that is defined in the XML file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub comp: ::std::option::Option<::std::string::String>,
     /// Size of the downloaded update package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub downloadedsize: ::std::option::Option<i64>,
     /// Error message when downloading.
-    #[serde(rename = "errorMsg", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorMsg",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub error_msg: ::std::option::Option<::std::string::String>,
     /// Update package ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub fixid: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package is the latest package for the component in the
     /// repository. Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub latest: ::std::option::Option<::std::string::String>,
     /// Update package name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Name of the XML file the package was described in (the table gives no description).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub origin: ::std::option::Option<::std::string::String>,
     /// Identifies whether a payload file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub payload: ::std::option::Option<::std::string::String>,
     /// Name of the payload file.
     #[serde(
         rename = "payloadFilename",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub payload_filename: ::std::option::Option<::std::string::String>,
     /// Download percentage if the package is downloading.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Package readable name (for example, Lenovo XClarity Administrator Pack for Flex CMM and Switches).
-    #[serde(rename = "readableName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "readableName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub readable_name: ::std::option::Option<::std::string::String>,
     /// Identifies whether a readme file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub readme: ::std::option::Option<::std::string::String>,
     /// Date when the update package was released.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub releasedate: ::std::option::Option<::std::string::String>,
     /// Update severity. Assumption: the value list is cut from the excerpt; any integer is
     /// accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub severity: ::std::option::Option<i64>,
     /// Package status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package can be downloaded from the web.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
     #[serde(
         rename = "supportDownload",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub support_download: ::std::option::Option<::std::string::String>,
     /// Total size of the update package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub totalsize: ::std::option::Option<i64>,
     /// Update package version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 /// Information about one or more messages.
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdateRepositoryStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// Answer of a started updates operation. Assumption: the job ID member is `jobid` (lower case)
@@ -2298,11 +2462,11 @@ pub struct UpdateRepositoryStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdatesJobResponse {
     /// ID of the job that was created to perform the operation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub jobid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 /// Management-server updates repository; `key` selects the members. Assumption: the LXCA REST
@@ -2312,28 +2476,40 @@ pub struct UpdatesJobResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdatesRepository {
     /// Current version of XClarity Administrator.
-    #[serde(rename = "currentVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currentVersion",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub current_version: ::std::option::Option<::std::string::String>,
     /// Management-server update history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub history: ::std::option::Option<::std::vec::Vec<UpdateHistoryEntry>>,
     /// Directory of the management-server updates repository.
-    #[serde(rename = "importDir", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "importDir",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub import_dir: ::std::option::Option<::std::string::String>,
     /// Information about the size of the management-server updates repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<UpdatesRepositorySize>,
     /// Date when the last update was performed.
-    #[serde(rename = "updatedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "updatedDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub updated_date: ::std::option::Option<::std::string::String>,
     /// Information about all updates packages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub updates: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
 /// Information about the size of the management-server updates repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UpdatesRepositorySize {
     /// Allotted size, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub allotment: ::std::option::Option<i64>,
 }

@@ -16,53 +16,65 @@ pub struct ApiJobLocation {
 /// The result of a finished asynchronous API. Only the results of the jobs this spec starts are described: ReconnectBackupStorage's `{"inventory": ...}` and DeleteBackupStorage's empty result.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ApiJobResult {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub inventory: ::std::option::Option<BackupStorageInventory>,
 }
 /// The fields every backup storage has. Assumption: every field but `type` is optional, because a query with `fields` returns only the fields named, and the vendor's reconnect sample has no `uuid`.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupStorageCommon {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(rename = "totalCapacity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalCapacity",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     /// The backup storage type.
     pub r#type: ::std::string::String,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<BackupStorageCommonState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<BackupStorageCommonStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(rename = "createDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(rename = "lastOpDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastOpDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
@@ -227,91 +239,107 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageInventory {
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BackupStorageQueryReply {
     /// See inventories. Absent when `count=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub inventories: ::std::option::Option<::std::vec::Vec<BackupStorageInventory>>,
     /// The number of matching inventories, present with `count=true` or `replyWithCount=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
     /// Assumption: shown as `true` in the vendor's samples but not described; a reply with status 200 always succeeded, whether or not it carries this field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub success: ::std::option::Option<bool>,
 }
 /// A Ceph backup storage.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CephBackupStorageInventory {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(rename = "totalCapacity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalCapacity",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: CephBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<CephBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(rename = "createDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(rename = "lastOpDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastOpDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The Ceph cluster's fsid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub fsid: ::std::option::Option<::std::string::String>,
     /// The Ceph pool that keeps the images.
-    #[serde(rename = "poolName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "poolName",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub pool_name: ::std::option::Option<::std::string::String>,
     /// The pool's available capacity, in bytes.
     #[serde(
         rename = "poolAvailableCapacity",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_available_capacity: ::std::option::Option<i64>,
     /// The pool's used capacity, in bytes.
     #[serde(
         rename = "poolUsedCapacity",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_used_capacity: ::std::option::Option<i64>,
     /// The pool's replica count.
     #[serde(
         rename = "poolReplicatedSize",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_replicated_size: ::std::option::Option<i32>,
     /// The Ceph monitors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub mons: ::std::option::Option<::std::vec::Vec<CephBackupStorageMon>>,
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
@@ -494,41 +522,73 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventoryType {
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CephBackupStorageMon {
     /// The monitor's UUID.
-    #[serde(rename = "monUuid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monUuid",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mon_uuid: ::std::option::Option<::std::string::String>,
     /// The backup storage the monitor belongs to.
     #[serde(
         rename = "backupStorageUuid",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_storage_uuid: ::std::option::Option<::std::string::String>,
     /// The monitor host's name or IP address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The monitor's address.
-    #[serde(rename = "monAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monAddr",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mon_addr: ::std::option::Option<::std::string::String>,
     /// The monitor's port.
-    #[serde(rename = "monPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "monPort",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub mon_port: ::std::option::Option<i32>,
     /// The SSH user name on the monitor host.
-    #[serde(rename = "sshUsername", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sshUsername",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ssh_username: ::std::option::Option<::std::string::String>,
     /// The SSH password on the monitor host, returned in clear text. A secret, never log it.
-    #[serde(rename = "sshPassword", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sshPassword",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ssh_password: ::std::option::Option<::codegen_runtime::Secret>,
     /// The SSH port of the monitor host.
-    #[serde(rename = "sshPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sshPort",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ssh_port: ::std::option::Option<i32>,
     /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageMonStatus>,
     /// The creation date.
-    #[serde(rename = "createDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(rename = "lastOpDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastOpDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
 }
 /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
@@ -658,33 +718,33 @@ pub struct ErrorCode {
     /// The error code, which is a numbered or alphanumeric code that specifies an error. For example, SYS.1000, HOST.1001.
     pub code: ::std::string::String,
     /// The brief description of the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The details about the error.
     #[serde(
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
         with = "::codegen_runtime::nullable",
     )]
     pub details: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The reserved field. Default value: null.
     #[serde(
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
         with = "::codegen_runtime::nullable",
     )]
     pub elaboration: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// How long the failed operation took, e.g. `5ms`. Assumption: not in the vendor document; named by the vendor notes and written as a string by ZStack.
     #[serde(
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
         with = "::codegen_runtime::nullable",
     )]
     pub cost: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The root error, which is the associated root cause of the current error. If no root error exists, this parameter is null.
     #[serde(
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
         with = "::codegen_runtime::nullable",
     )]
     pub cause: ::std::option::Option<
@@ -693,7 +753,7 @@ pub struct ErrorCode {
     /// The reserved field. Default value: null.
     #[serde(
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
         with = "::codegen_runtime::nullable",
     )]
     pub opaque: ::std::option::Option<
@@ -711,57 +771,73 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ImageStoreBackupStorageInventory {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(rename = "totalCapacity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalCapacity",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: ImageStoreBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<ImageStoreBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<ImageStoreBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(rename = "createDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(rename = "lastOpDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastOpDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
         default,
-        skip_serializing_if = "Option::is_none",
+        skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The host name or IP address of the image store server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The SSH user name on the image store server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub username: ::std::option::Option<::std::string::String>,
     /// The SSH port of the image store server.
-    #[serde(rename = "sshPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sshPort",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub ssh_port: ::std::option::Option<i32>,
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
@@ -953,10 +1029,18 @@ pub struct LogInByAccountRequest {
     #[serde(rename = "logInByAccount")]
     pub log_in_by_account: LogInByAccountParameters,
     /// Optional. The system tags.
-    #[serde(rename = "systemTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "systemTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(rename = "userTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -972,10 +1056,18 @@ pub struct ReconnectBackupStorageRequest {
         ::serde_json::Value,
     >,
     /// Optional. The system tags.
-    #[serde(rename = "systemTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "systemTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(rename = "userTags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userTags",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 /// A plain-text message from the REST layer. Assumption: the wording is not documented; the examples are taken from zstackio/zstack's RestServer and may differ between releases. The REST layer sets no JSON content type for these bodies.
@@ -986,15 +1078,31 @@ pub struct SessionInventory {
     /// The session id: send it as `Authorization: OAuth <uuid>`. A secret: never log it.
     pub uuid: ::codegen_runtime::Secret,
     /// The account that owns the session.
-    #[serde(rename = "accountUuid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "accountUuid",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub account_uuid: ::std::option::Option<::std::string::String>,
     /// The user that owns the session (the account's own uuid when an account logged in).
-    #[serde(rename = "userUuid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userUuid",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub user_uuid: ::std::option::Option<::std::string::String>,
     /// When the session expires, formatted like `createDate`.
-    #[serde(rename = "expiredDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expiredDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub expired_date: ::std::option::Option<::std::string::String>,
     /// The creation date. Assumption: timestamps are formatted by the server's Java locale, as in the vendor's samples (`Apr 11, 2018 2:50:54 PM`); clients treat them as opaque strings.
-    #[serde(rename = "createDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createDate",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
     pub create_date: ::std::option::Option<::std::string::String>,
 }
