@@ -569,3 +569,60 @@ mod tests {
         }
     }
 }
+
+/// Why waiting for a job did not give its typed result: the job itself (failed, cancelled,
+/// expired, deadline passed, ...) or the final answer not being one the spec documents.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError<E: std::fmt::Debug> {
+    /// The job did not succeed, or could not be followed.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The job succeeded, but its final answer did not decode as the poll operation documents.
+    #[error("the job's final answer: {0}")]
+    Result(crate::Error<E>),
+}
+
+/// The value of the path parameter `param` in `url`, read by matching the URL's path against the
+/// poll operation's path `template` from the end (`.../v1/api-jobs/{uuid}` against
+/// `http://host:8080/zstack/v1/api-jobs/abc` gives `abc`). Used for `x-job` handles in URL form.
+pub fn handle_from_url(url: &str, template: &str, param: &str) -> Option<String> {
+    let path = match url.find("://") {
+        Some(i) => url[i + 3..]
+            .find('/')
+            .map(|j| &url[i + 3 + j..])
+            .unwrap_or(""),
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let template: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+    let wanted = format!("{{{param}}}");
+    let from_end = template.len() - 1 - template.iter().position(|s| *s == wanted)?;
+    let index = segments.len().checked_sub(1 + from_end)?;
+    let raw = segments.get(index)?;
+    Some(
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod handle_tests {
+    use super::handle_from_url;
+
+    #[test]
+    fn reads_the_parameter_from_the_end_of_the_path() {
+        let t = "/v1/api-jobs/{uuid}";
+        assert_eq!(
+            handle_from_url("http://h:8080/zstack/v1/api-jobs/abc123", t, "uuid").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(
+            handle_from_url("/zstack/v1/api-jobs/a%20b?x=1", t, "uuid").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(handle_from_url("http://h/x", "/a/{id}/b/c", "id"), None);
+        assert_eq!(handle_from_url("http://h/a/1/b", t, "missing"), None);
+    }
+}

@@ -35,7 +35,9 @@ pub mod validation;
 
 pub use encoding::{ParamValue, Style, ToParam};
 pub use error::{BuildError, DecodeError, Error, InvalidInput, LoginError, TransportError};
-pub use job::{JobError, JobOutcome, JobSpec, JobTracker, Meaning, StateSource, WaitOptions};
+pub use job::{
+    JobError, JobOutcome, JobSpec, JobTracker, Meaning, StateSource, WaitError, WaitOptions,
+};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 

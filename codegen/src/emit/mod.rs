@@ -1,6 +1,7 @@
 //! IR to Rust source: token streams formatted with prettyplease, stamped with the `@generated`
 //! header. Emitters read only the IR.
 
+pub mod client;
 pub mod registry;
 mod tokens;
 pub mod types;
@@ -36,11 +37,17 @@ pub fn files(api: &Api, spec: &str) -> Result<Vec<File>, String> {
     let modules = quote::quote! {
         #![doc = #module_doc]
         pub mod types;
+        #[cfg(feature = "client")]
+        pub mod client;
         #[cfg(feature = "type-registry")]
         #[doc(hidden)]
         pub mod registry;
     };
     Ok(vec![
+        File {
+            name: "client.rs".into(),
+            contents: format!("{header}{}", format(client::emit(api))?),
+        },
         File {
             name: "mod.rs".into(),
             contents: format!("{header}{}", format(modules)?),

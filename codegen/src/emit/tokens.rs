@@ -60,3 +60,28 @@ pub fn ty(t: &Ty) -> TokenStream {
 pub fn bare(rust: &str) -> &str {
     rust.strip_prefix("r#").unwrap_or(rust)
 }
+
+/// [`ty`] as written from another module: named types are reached through `types` (a path such as
+/// `super::types`), so a spec type called `Success` or `Options` cannot be shadowed by the items an
+/// emitter defines next to it.
+pub fn ty_at(t: &Ty, types: &TokenStream) -> TokenStream {
+    match t {
+        Ty::Named(n) => {
+            let i = ident(n);
+            quote!(#types::#i)
+        }
+        Ty::Vec(inner) => {
+            let inner = ty_at(inner, types);
+            quote!(::std::vec::Vec<#inner>)
+        }
+        Ty::Map(inner) => {
+            let inner = ty_at(inner, types);
+            quote!(::std::collections::BTreeMap<::std::string::String, #inner>)
+        }
+        Ty::Boxed(inner) => {
+            let inner = ty_at(inner, types);
+            quote!(::std::boxed::Box<#inner>)
+        }
+        other => ty(other),
+    }
+}

@@ -76,7 +76,10 @@ fn field(f: &Field) -> TokenStream {
         // Absent or a value.
         (false, false) => (
             quote!(::std::option::Option<#inner>),
-            quote!(default, skip_serializing_if = "::std::option::Option::is_none",),
+            quote!(
+                default,
+                skip_serializing_if = "::std::option::Option::is_none",
+            ),
         ),
         // Absent (outer None), null (Some(None)) or a value: three states the API tells apart.
         (false, true) => (

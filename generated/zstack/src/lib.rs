@@ -7,6 +7,8 @@
 #[rustfmt::skip]
 mod generated;
 
+#[cfg(feature = "client")]
+pub use generated::client::{self, Client};
 #[cfg(feature = "type-registry")]
 #[doc(hidden)]
 pub use generated::registry;

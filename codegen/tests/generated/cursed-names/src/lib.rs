@@ -3,4 +3,6 @@
 #[rustfmt::skip]
 mod generated;
 
+#[cfg(feature = "client")]
+pub use generated::client::{self, Client};
 pub use generated::types;
