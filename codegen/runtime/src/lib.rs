@@ -31,6 +31,8 @@ pub mod auth;
 pub mod client;
 
 #[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
 pub mod validation;
 
 pub use encoding::{ParamValue, Style, ToParam};

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod registry;
+pub mod server;
 mod tokens;
 pub mod types;
 
@@ -39,6 +40,8 @@ pub fn files(api: &Api, spec: &str) -> Result<Vec<File>, String> {
         pub mod types;
         #[cfg(feature = "client")]
         pub mod client;
+        #[cfg(feature = "server")]
+        pub mod server;
         #[cfg(feature = "type-registry")]
         #[doc(hidden)]
         pub mod registry;
@@ -55,6 +58,10 @@ pub fn files(api: &Api, spec: &str) -> Result<Vec<File>, String> {
         File {
             name: "registry.rs".into(),
             contents: format!("{header}{}", format(registry::emit(&api.types))?),
+        },
+        File {
+            name: "server.rs".into(),
+            contents: format!("{header}{}", format(server::emit(api))?),
         },
         File {
             name: "types.rs".into(),

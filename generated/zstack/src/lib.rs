@@ -12,4 +12,6 @@ pub use generated::client::{self, Client};
 #[cfg(feature = "type-registry")]
 #[doc(hidden)]
 pub use generated::registry;
+#[cfg(feature = "server")]
+pub use generated::server;
 pub use generated::types;

@@ -3,6 +3,8 @@
 pub mod types;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "type-registry")]
 #[doc(hidden)]
 pub mod registry;
