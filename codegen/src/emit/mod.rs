@@ -4,6 +4,7 @@
 pub mod client;
 pub mod registry;
 pub mod server;
+pub mod stub;
 mod tokens;
 pub mod types;
 
@@ -42,6 +43,8 @@ pub fn files(api: &Api, spec: &str) -> Result<Vec<File>, String> {
         pub mod client;
         #[cfg(feature = "server")]
         pub mod server;
+        #[cfg(all(feature = "client", feature = "server"))]
+        pub mod stub;
         #[cfg(feature = "type-registry")]
         #[doc(hidden)]
         pub mod registry;
@@ -62,6 +65,10 @@ pub fn files(api: &Api, spec: &str) -> Result<Vec<File>, String> {
         File {
             name: "server.rs".into(),
             contents: format!("{header}{}", format(server::emit(api))?),
+        },
+        File {
+            name: "stub.rs".into(),
+            contents: format!("{header}{}", format(stub::emit(api))?),
         },
         File {
             name: "types.rs".into(),

@@ -108,14 +108,17 @@ fn string_enum(def: &TypeDef, variants: &[crate::ir::names::Name]) -> TokenStrea
     let type_doc = doc(def.doc.as_deref());
     let idents: Vec<_> = variants.iter().map(|v| ident(&v.rust)).collect();
     let values: Vec<&str> = variants.iter().map(|v| v.api.as_str()).collect();
+    // Quoted, so an empty or blank value still shows in the docs.
+    let value_docs = values.iter().map(|v| format!(" {v:?}"));
+    let separator = def.doc.is_some().then(|| quote!(#[doc = ""]));
     quote! {
         #type_doc
-        ///
+        #separator
         /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
         /// between firmware releases.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum #name {
-            #(#[doc = #values] #idents,)*
+            #(#[doc = #value_docs] #idents,)*
             /// A value this spec does not list.
             Unknown(::std::string::String),
         }
@@ -178,6 +181,11 @@ fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream 
             }
         };
     };
+    let serialize_arms = variants.iter().map(|v| {
+        let n = ident(&v.name.rust);
+        let first = v.tags.first().map(String::as_str).unwrap_or_default();
+        quote!(Self::#n(v) => (#first, ::serde_json::to_value(v)),)
+    });
     let arms = variants.iter().map(|v| {
         let n = ident(&v.name.rust);
         let tags = &v.tags;
@@ -191,12 +199,26 @@ fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream 
         #type_doc
         ///
         #[doc = #tag_doc]
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-        #[serde(untagged)]
+        #[derive(Debug, Clone, PartialEq)]
         pub enum #name {
             #(#cases)*
             /// A variant this spec does not list.
             Other(::serde_json::Value),
+        }
+        // The tag goes back in when the variant's own schema does not list it (a `mapping` may
+        // point at any schema), so what deserialized as a variant serializes as one.
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                let (tag, value) = match self {
+                    #(#serialize_arms)*
+                    Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+                };
+                let mut value = value.map_err(::serde::ser::Error::custom)?;
+                if let ::serde_json::Value::Object(members) = &mut value {
+                    members.entry(#tag).or_insert_with(|| ::serde_json::Value::from(tag));
+                }
+                ::serde::Serialize::serialize(&value, serializer)
+            }
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {

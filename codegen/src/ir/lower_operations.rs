@@ -246,6 +246,13 @@ impl<'a> OperationLowering<'_, 'a, '_> {
             }
             seen.push((data.name.clone(), location));
             let context = format!("{}{}", self.context, type_name(&data.name).rust);
+            let schema_example = match &data.format {
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(s)) => {
+                    s.schema_data.example.clone()
+                }
+                _ => None,
+            };
+            let example = data.example.clone().or(schema_example);
             let (ty, secret_schema, constraints) = match &data.format {
                 ParameterSchemaOrContent::Schema(s) => {
                     let constraints = constraints_of(self.spec, s);
@@ -280,6 +287,7 @@ impl<'a> OperationLowering<'_, 'a, '_> {
                 secret,
                 doc: data.description.clone(),
                 constraints,
+                example,
             });
         }
         // Path parameters first, in template order; then the rest in declaration order.
@@ -388,10 +396,24 @@ impl<'a> OperationLowering<'_, 'a, '_> {
                 (Some(s), BodyKind::Text) if !is_binary(s) => Some(Ty::String),
                 _ => None,
             };
+            let example = media
+                .example
+                .clone()
+                .or_else(|| {
+                    media
+                        .examples
+                        .values()
+                        .find_map(|e| e.as_item().and_then(|e| e.value.clone()))
+                })
+                .or_else(|| match &media.schema {
+                    Some(ReferenceOr::Item(s)) => s.schema_data.example.clone(),
+                    _ => None,
+                });
             out.push(Content {
                 media_type: media_type.clone(),
                 kind,
                 ty,
+                example,
             });
         }
         out

@@ -114,6 +114,8 @@ impl<'a> SchemaLowering<'a> {
 
     /// Finishes the space: boxes by-value cycles and decides which types can derive `Eq`.
     pub fn finish(mut self) -> (TypeSpace, Vec<Warning>) {
+        let looping = break_alias_cycles(&mut self.space);
+        self.warnings.extend(looping);
         box_cycles(&mut self.space);
         decide_eq(&mut self.space);
         (self.space, self.warnings)
@@ -126,14 +128,20 @@ impl<'a> SchemaLowering<'a> {
         });
     }
 
+    /// The component schema a `$ref` names, through chains of `$ref`s. `None` for a reference that
+    /// leaves the component schemas or a chain that loops (`A: {$ref: B}`, `B: {$ref: A}`).
     fn resolve(&self, reference: &str) -> Option<(&'a str, &'a Schema)> {
-        let api = reference.strip_prefix(COMPONENT_PREFIX)?;
-        let api = crate::source::unescape_token(api);
-        let (key, schema) = self.spec.components.as_ref()?.schemas.get_key_value(&api)?;
-        match schema {
-            ReferenceOr::Item(s) => Some((key.as_str(), s)),
-            ReferenceOr::Reference { reference } => self.resolve(reference),
+        let schemas = &self.spec.components.as_ref()?.schemas;
+        let mut reference = reference;
+        for _ in 0..=schemas.len() {
+            let api = crate::source::unescape_token(reference.strip_prefix(COMPONENT_PREFIX)?);
+            let (key, schema) = schemas.get_key_value(&api)?;
+            match schema {
+                ReferenceOr::Item(s) => return Some((key.as_str(), s)),
+                ReferenceOr::Reference { reference: next } => reference = next,
+            }
         }
+        None
     }
 
     /// Whether a value of this schema may be `null`.
@@ -234,7 +242,11 @@ impl<'a> SchemaLowering<'a> {
         let context = name.rust.clone();
         let (doc, kind) = match schema {
             SchemaRef::Ref(_) => (None, TypeKind::Alias(self.ty(schema, pointer, &context))),
-            SchemaRef::Inline(s) => (doc_of(s), self.kind(s, pointer, &context)),
+            SchemaRef::Inline(s) => {
+                let mut doc = doc_of(s);
+                let kind = self.kind(s, pointer, &context, &mut doc);
+                (doc, kind)
+            }
         };
         self.space.types.insert(
             name.rust.clone(),
@@ -248,13 +260,39 @@ impl<'a> SchemaLowering<'a> {
         );
     }
 
-    fn kind(&mut self, schema: &'a Schema, pointer: &str, context: &str) -> TypeKind {
+    /// The kind of a named type; may add to its `doc` what the kind leaves out.
+    fn kind(
+        &mut self,
+        schema: &'a Schema,
+        pointer: &str,
+        context: &str,
+        doc: &mut Option<String>,
+    ) -> TypeKind {
         match shape(schema) {
-            Shape::String { values, .. } if !values.is_empty() => {
-                let mut scope = Scope::new();
-                scope.reserve("Unknown");
-                let variants = values.iter().map(|v| scope.claim(type_name(v))).collect();
-                TypeKind::StringEnum { variants }
+            Shape::String { values, .. } if !values.is_empty() => string_enum(&values),
+            Shape::OneOf(branches) if !branches.is_empty() => {
+                match self.enum_branches(&branches) {
+                    Some(values) => {
+                        // The branches' descriptions are the only docs the values have.
+                        let described: Vec<String> = values
+                            .iter()
+                            .filter_map(|(v, d)| {
+                                let d = d.as_deref()?.trim().replace('\n', "\n  ");
+                                Some(format!("- `{v}`: {d}"))
+                            })
+                            .collect();
+                        if !described.is_empty() {
+                            let list = described.join("\n");
+                            *doc = Some(match doc.take() {
+                                Some(d) => format!("{d}\n\n{list}"),
+                                None => list,
+                            });
+                        }
+                        let values: Vec<String> = values.into_iter().map(|(v, _)| v).collect();
+                        string_enum(&values)
+                    }
+                    None => self.union(schema, &branches, pointer, context),
+                }
             }
             Shape::Object(object) if !object.properties.is_empty() => {
                 TypeKind::Struct(self.structure(&object, pointer, context))
@@ -272,7 +310,10 @@ impl<'a> SchemaLowering<'a> {
                     TypeKind::Alias(Ty::Json)
                 }
             },
-            Shape::OneOf(branches) => self.union(schema, &branches, pointer, context),
+            Shape::OneOf(branches) if branches.is_empty() => {
+                self.warn(pointer, "a oneOf/anyOf without branches cannot be expressed in Rust; using serde_json::Value");
+                TypeKind::Alias(Ty::Json)
+            }
             _ => TypeKind::Alias(self.ty(SchemaRef::Inline(schema), pointer, context)),
         }
     }
@@ -364,67 +405,188 @@ impl<'a> SchemaLowering<'a> {
             SchemaKind::AnyOf { .. } => "anyOf",
             _ => "oneOf",
         };
+        let discriminator = schema.schema_data.discriminator.as_ref();
+        let tag = discriminator
+            .map(|d| d.property_name.clone())
+            .or_else(|| self.implicit_tag(branches));
+        // Tags first: an inline branch without a title is named after its tag value (`RangeTo`
+        // reads better than `V0`), and its inline types are named after the variant.
+        let mut claimed = BTreeSet::new();
+        let tags: Vec<Vec<String>> = branches
+            .iter()
+            .map(|branch| {
+                let Some(property) = &tag else {
+                    return Vec::new();
+                };
+                let mut values = self.branch_tags(*branch, property, discriminator);
+                // A value already taken by an earlier branch could never select this one.
+                values.retain(|v| claimed.insert(v.clone()));
+                values
+            })
+            .collect();
         let mut scope = Scope::new();
         scope.reserve("Other");
         let mut variants = Vec::new();
-        for (i, branch) in branches.iter().enumerate() {
+        for (i, (branch, tags)) in branches.iter().zip(tags).enumerate() {
             let at = format!("{pointer}/{keyword}/{i}");
             let label = match branch {
-                SchemaRef::Ref(r) => r.rsplit('/').next().unwrap_or("V").to_string(),
-                SchemaRef::Inline(s) => s
-                    .schema_data
-                    .title
-                    .clone()
-                    .unwrap_or_else(|| format!("V{i}")),
+                SchemaRef::Ref(r) => {
+                    crate::source::unescape_token(r.rsplit('/').next().unwrap_or("V"))
+                }
+                SchemaRef::Inline(s) => match (&s.schema_data.title, tags.first()) {
+                    (Some(title), _) => title.clone(),
+                    (None, Some(tag)) => tag.clone(),
+                    (None, None) => format!("V{i}"),
+                },
             };
-            let name = scope.claim(type_name(&crate::source::unescape_token(&label)));
+            let name = scope.claim(type_name(&label));
             let ty = self.ty(*branch, &at, &format!("{context}{}", name.rust));
-            variants.push(Variant {
-                name,
-                ty,
-                tags: Vec::new(),
-            });
+            variants.push(Variant { name, ty, tags });
         }
-        let tag = schema
-            .schema_data
-            .discriminator
-            .as_ref()
-            .map(|d| d.property_name.clone());
-        if let Some(discriminator) = &schema.schema_data.discriminator {
-            for (variant, branch) in variants.iter_mut().zip(branches) {
-                let SchemaRef::Ref(reference) = branch else {
-                    continue;
-                };
-                let mapped: Vec<String> = discriminator
-                    .mapping
-                    .iter()
-                    .filter(|(_, target)| {
-                        *target == reference
-                            || target.as_str() == reference.rsplit('/').next().unwrap_or("")
-                    })
-                    .map(|(value, _)| value.clone())
-                    .collect();
-                variant.tags = if mapped.is_empty() {
-                    vec![crate::source::unescape_token(
-                        reference.rsplit('/').next().unwrap_or(""),
-                    )]
-                } else {
-                    mapped
-                };
+        if tag.is_some() && variants.iter().any(|v| v.tags.is_empty()) {
+            self.warn(
+                pointer,
+                "a discriminated union with a variant whose tag value is unknown is read untagged",
+            );
+            for v in &mut variants {
+                v.tags.clear();
             }
-            if variants.iter().any(|v| v.tags.is_empty()) {
-                self.warn(
-                    pointer,
-                    "a discriminated union with inline variants is read untagged",
-                );
-                return TypeKind::Union {
-                    variants,
-                    tag: None,
-                };
-            }
+            return TypeKind::Union {
+                variants,
+                tag: None,
+            };
         }
         TypeKind::Union { variants, tag }
     }
+
+    /// The values and descriptions of a `oneOf`/`anyOf` whose branches are all string enums (how
+    /// schemars documents each value of a Rust enum separately, as Oxide's API does). Read as a
+    /// union, the first branch's open enum would take every value.
+    fn enum_branches(&self, branches: &[SchemaRef<'a>]) -> Option<Vec<(String, Option<String>)>> {
+        let mut out = Vec::new();
+        for branch in branches {
+            let schema = match branch {
+                SchemaRef::Ref(r) => self.resolve(r)?.1,
+                SchemaRef::Inline(s) => s,
+            };
+            let Shape::String {
+                secret: false,
+                values,
+            } = shape(schema)
+            else {
+                return None;
+            };
+            if values.is_empty() {
+                return None;
+            }
+            let description = schema.schema_data.description.clone();
+            out.extend(values.into_iter().map(|v| (v, description.clone())));
+        }
+        Some(out)
+    }
+
+    /// The discriminator values that select `branch`: its `mapping` entries; else the one value its
+    /// schema allows for the tag property (what the wire carries, whatever the schema is called);
+    /// else, for an explicit discriminator and a `$ref`, the schema's name (OpenAPI's default).
+    fn branch_tags(
+        &self,
+        branch: SchemaRef<'a>,
+        property: &str,
+        discriminator: Option<&openapiv3::Discriminator>,
+    ) -> Vec<String> {
+        let reference = match branch {
+            SchemaRef::Ref(r) => Some(r),
+            SchemaRef::Inline(_) => None,
+        };
+        let component =
+            reference.map(|r| crate::source::unescape_token(r.rsplit('/').next().unwrap_or("")));
+        if let (Some(d), Some(reference)) = (discriminator, reference) {
+            let mapped: Vec<String> = d
+                .mapping
+                .iter()
+                .filter(|(_, target)| {
+                    target.as_str() == reference || Some(target.as_str()) == component.as_deref()
+                })
+                .map(|(value, _)| value.clone())
+                .collect();
+            if !mapped.is_empty() {
+                return mapped;
+            }
+        }
+        if let Some(value) = self
+            .object_of(branch)
+            .and_then(|o| self.constant_property(&o, property))
+        {
+            return vec![value];
+        }
+        match (discriminator, component) {
+            (Some(_), Some(name)) => vec![name],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A tag property the spec does not declare: every branch is an object whose required property
+    /// of this name allows exactly one string, a different one in each branch. This is how serde's
+    /// internally tagged enums look through schemars (Oxide's API), and reading such a union untagged
+    /// would pick the first branch whose other fields fit, whatever the tag says.
+    fn implicit_tag(&self, branches: &[SchemaRef<'a>]) -> Option<String> {
+        let objects: Vec<Object<'a>> = branches
+            .iter()
+            .map(|b| self.object_of(*b))
+            .collect::<Option<_>>()?;
+        let first = objects.first()?;
+        first.properties.iter().find_map(|(property, _)| {
+            let mut values = BTreeSet::new();
+            for object in &objects {
+                if !object.required.contains(property) {
+                    return None;
+                }
+                if !values.insert(self.constant_property(object, property)?) {
+                    return None;
+                }
+            }
+            Some(property.to_string())
+        })
+    }
+
+    /// The object a union branch is, through `$ref`s and merged `allOf`s; `None` for anything else.
+    fn object_of(&self, branch: SchemaRef<'a>) -> Option<Object<'a>> {
+        let schema = match branch {
+            SchemaRef::Ref(r) => self.resolve(r)?.1,
+            SchemaRef::Inline(s) => s,
+        };
+        match shape(schema) {
+            Shape::Object(o) => Some(o),
+            Shape::AllOf(branches, own) => self.merge(&branches, own),
+            _ => None,
+        }
+    }
+
+    /// The only value a string property of `object` may take (`enum` with one member).
+    fn constant_property(&self, object: &Object<'a>, property: &str) -> Option<String> {
+        let (_, schema) = object.properties.iter().find(|(n, _)| *n == property)?;
+        let schema = match schema {
+            SchemaRef::Ref(r) => self.resolve(r)?.1,
+            SchemaRef::Inline(s) => s,
+        };
+        match shape(schema) {
+            Shape::String { values, .. } if values.len() == 1 => values.into_iter().next(),
+            _ => None,
+        }
+    }
+}
+
+/// An open string enum of `values` (duplicates dropped: each value is one variant).
+fn string_enum(values: &[String]) -> TypeKind {
+    let mut scope = Scope::new();
+    scope.reserve("Unknown");
+    let mut seen = BTreeSet::new();
+    let variants = values
+        .iter()
+        .filter(|v| seen.insert(v.as_str()))
+        .map(|v| scope.claim(type_name(v)))
+        .collect();
+    TypeKind::StringEnum { variants }
 }
 
 fn absorb<'a>(merged: &mut Object<'a>, o: Object<'a>) {
@@ -628,6 +790,55 @@ fn box_cycles(space: &mut TypeSpace) {
             TypeKind::Alias(_) | TypeKind::StringEnum { .. } => {}
         }
     }
+}
+
+/// Type aliases that refer to themselves (`A: {$ref: B}`, `B: {$ref: A}`, or `A: {type: array, items:
+/// {$ref: A}}`) are not Rust (`type A = Vec<A>;` is a cycle error), and no `Box` fixes an alias:
+/// each becomes `serde_json::Value`, with a warning.
+fn break_alias_cycles(space: &mut TypeSpace) -> Vec<Warning> {
+    let aliases: Vec<String> = space
+        .types
+        .iter()
+        .filter(|(_, d)| matches!(d.kind, TypeKind::Alias(_)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let index_of: BTreeMap<&str, usize> = aliases
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<usize>> = aliases
+        .iter()
+        .map(|n| match &space.types[n].kind {
+            TypeKind::Alias(t) => {
+                let mut named = Vec::new();
+                t.mentions(&mut named);
+                named
+                    .into_iter()
+                    .filter_map(|t| index_of.get(t).copied())
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    let component = strongly_connected(&edges);
+    let mut size = vec![0usize; aliases.len()];
+    for c in &component {
+        size[*c] += 1;
+    }
+    let mut warnings = Vec::new();
+    for (i, name) in aliases.iter().enumerate() {
+        let looped = edges[i].contains(&i) || size[component[i]] > 1;
+        if looped {
+            let def = space.types.get_mut(name).expect("name from keys");
+            def.kind = TypeKind::Alias(Ty::Json);
+            warnings.push(Warning {
+                pointer: def.pointer.clone(),
+                message: "a type alias that contains itself (through `$ref`s, arrays or maps) cannot be expressed in Rust; using serde_json::Value".into(),
+            });
+        }
+    }
+    warnings
 }
 
 fn by_value_refs(kind: &TypeKind) -> Vec<String> {

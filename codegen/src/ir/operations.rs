@@ -53,6 +53,8 @@ pub struct Parameter {
     pub secret: bool,
     pub doc: Option<String>,
     pub constraints: Constraints,
+    /// The spec's example value, if it gives one.
+    pub example: Option<serde_json::Value>,
 }
 
 /// What the server checks about a parameter beyond its type.
@@ -78,6 +80,8 @@ pub struct Content {
     pub kind: BodyKind,
     /// The body type for JSON and form bodies; `None` for binary ones.
     pub ty: Option<Ty>,
+    /// The spec's example body, if it gives one.
+    pub example: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

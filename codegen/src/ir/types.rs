@@ -36,6 +36,15 @@ impl Ty {
         }
     }
 
+    /// Every named type this type mentions, however deep (`Vec<Map<A>>` mentions `A`).
+    pub fn mentions<'t>(&'t self, out: &mut Vec<&'t str>) {
+        match self {
+            Ty::Named(n) => out.push(n),
+            Ty::Vec(t) | Ty::Map(t) | Ty::Boxed(t) => t.mentions(out),
+            _ => {}
+        }
+    }
+
     /// Whether values of this type can derive `Eq` (floats and JSON cannot).
     pub fn has_float(&self, space: &TypeSpace) -> bool {
         match self {

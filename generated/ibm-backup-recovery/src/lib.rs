@@ -7,11 +7,7 @@
 #[rustfmt::skip]
 mod generated;
 
+// Every generated module (`types`; `client` and `server` by feature; `stub` with both).
 #[cfg(feature = "client")]
-pub use generated::client::{self, Client};
-#[cfg(feature = "type-registry")]
-#[doc(hidden)]
-pub use generated::registry;
-#[cfg(feature = "server")]
-pub use generated::server;
-pub use generated::types;
+pub use generated::client::Client;
+pub use generated::*;

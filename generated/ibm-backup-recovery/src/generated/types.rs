@@ -167,17 +167,17 @@ pub struct AgentUpgradeTaskState {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AgentUpgradeTaskStateStatus {
-    ///Scheduled
+    /// "Scheduled"
     Scheduled,
-    ///Running
+    /// "Running"
     Running,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///PartiallyFailed
+    /// "PartiallyFailed"
     PartiallyFailed,
-    ///Canceled
+    /// "Canceled"
     Canceled,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1157,31 +1157,31 @@ pub struct BackupRunSummary {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BackupRunSummaryStatus {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
-    ///LegalHold
+    /// "LegalHold"
     LegalHold,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -2339,11 +2339,11 @@ pub struct CreateDownloadFilesAndFoldersRecoveryRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType {
-    ///kStandard
+    /// "kStandard"
     KStandard,
-    ///kExpeditedNoPCU
+    /// "kExpeditedNoPCU"
     KExpeditedNoPcu,
-    ///kExpeditedWithPCU
+    /// "kExpeditedWithPCU"
     KExpeditedWithPcu,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -2422,17 +2422,17 @@ pub struct CreateProtectionGroupRunRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CreateProtectionGroupRunRequestRunType {
-    ///kRegular
+    /// "kRegular"
     KRegular,
-    ///kFull
+    /// "kFull"
     KFull,
-    ///kLog
+    /// "kLog"
     KLog,
-    ///kSystem
+    /// "kSystem"
     KSystem,
-    ///kHydrateCDP
+    /// "kHydrateCDP"
     KHydrateCdp,
-    ///kStorageArraySnapshot
+    /// "kStorageArraySnapshot"
     KStorageArraySnapshot,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -2529,16 +2529,15 @@ pub struct CreateRecoveryRequest {
     )]
     pub mssql_params: ::std::option::Option<RecoverSqlParams>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CreateRecoveryRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -2932,9 +2931,9 @@ pub struct DownloadAgentRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DownloadAgentRequestPlatform {
-    ///kWindows
+    /// "kWindows"
     KWindows,
-    ///kLinux
+    /// "kLinux"
     KLinux,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -3599,120 +3598,119 @@ pub struct FullSnapshotInfo {
         ::std::vec::Vec<TargetsConfiguration>,
     >,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetObjectSnapshotsObjectActionKeysItem {
-    ///kVMware
+    /// "kVMware"
     KVMware,
-    ///kHyperV
+    /// "kHyperV"
     KHyperV,
-    ///kVCD
+    /// "kVCD"
     KVcd,
-    ///kAzure
+    /// "kAzure"
     KAzure,
-    ///kGCP
+    /// "kGCP"
     KGcp,
-    ///kKVM
+    /// "kKVM"
     KKvm,
-    ///kAcropolis
+    /// "kAcropolis"
     KAcropolis,
-    ///kAWS
+    /// "kAWS"
     KAws,
-    ///kAWSNative
+    /// "kAWSNative"
     KAwsNative,
-    ///kAwsS3
+    /// "kAwsS3"
     KAwsS3,
-    ///kAWSSnapshotManager
+    /// "kAWSSnapshotManager"
     KAwsSnapshotManager,
-    ///kRDSSnapshotManager
+    /// "kRDSSnapshotManager"
     KRdsSnapshotManager,
-    ///kAuroraSnapshotManager
+    /// "kAuroraSnapshotManager"
     KAuroraSnapshotManager,
-    ///kAwsRDSPostgresBackup
+    /// "kAwsRDSPostgresBackup"
     KAwsRdsPostgresBackup,
-    ///kAwsRDSPostgres
+    /// "kAwsRDSPostgres"
     KAwsRdsPostgres,
-    ///kAwsAuroraPostgres
+    /// "kAwsAuroraPostgres"
     KAwsAuroraPostgres,
-    ///kAzureNative
+    /// "kAzureNative"
     KAzureNative,
-    ///kAzureSQL
+    /// "kAzureSQL"
     KAzureSql,
-    ///kAzureSnapshotManager
+    /// "kAzureSnapshotManager"
     KAzureSnapshotManager,
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kPhysicalFiles
+    /// "kPhysicalFiles"
     KPhysicalFiles,
-    ///kGPFS
+    /// "kGPFS"
     KGpfs,
-    ///kElastifile
+    /// "kElastifile"
     KElastifile,
-    ///kNetapp
+    /// "kNetapp"
     KNetapp,
-    ///kGenericNas
+    /// "kGenericNas"
     KGenericNas,
-    ///kIsilon
+    /// "kIsilon"
     KIsilon,
-    ///kFlashBlade
+    /// "kFlashBlade"
     KFlashBlade,
-    ///kPure
+    /// "kPure"
     KPure,
-    ///kIbmFlashSystem
+    /// "kIbmFlashSystem"
     KIbmFlashSystem,
-    ///kSQL
+    /// "kSQL"
     KSql,
-    ///kExchange
+    /// "kExchange"
     KExchange,
-    ///kAD
+    /// "kAD"
     KAd,
-    ///kOracle
+    /// "kOracle"
     KOracle,
-    ///kView
+    /// "kView"
     KView,
-    ///kRemoteAdapter
+    /// "kRemoteAdapter"
     KRemoteAdapter,
-    ///kO365
+    /// "kO365"
     KO365,
-    ///kO365PublicFolders
+    /// "kO365PublicFolders"
     KO365PublicFolders,
-    ///kO365Teams
+    /// "kO365Teams"
     KO365Teams,
-    ///kO365Group
+    /// "kO365Group"
     KO365Group,
-    ///kO365Exchange
+    /// "kO365Exchange"
     KO365Exchange,
-    ///kO365OneDrive
+    /// "kO365OneDrive"
     KO365OneDrive,
-    ///kO365Sharepoint
+    /// "kO365Sharepoint"
     KO365Sharepoint,
-    ///kKubernetes
+    /// "kKubernetes"
     KKubernetes,
-    ///kCassandra
+    /// "kCassandra"
     KCassandra,
-    ///kMongoDB
+    /// "kMongoDB"
     KMongoDb,
-    ///kCouchbase
+    /// "kCouchbase"
     KCouchbase,
-    ///kHdfs
+    /// "kHdfs"
     KHdfs,
-    ///kHive
+    /// "kHive"
     KHive,
-    ///kHBase
+    /// "kHBase"
     KHBase,
-    ///kSAPHANA
+    /// "kSAPHANA"
     KSaphana,
-    ///kUDA
+    /// "kUDA"
     KUda,
-    ///kSfdc
+    /// "kSfdc"
     KSfdc,
-    ///kO365ExchangeCSM
+    /// "kO365ExchangeCSM"
     KO365ExchangeCsm,
-    ///kO365OneDriveCSM
+    /// "kO365OneDriveCSM"
     KO365OneDriveCsm,
-    ///kO365SharepointCSM
+    /// "kO365SharepointCSM"
     KO365SharepointCsm,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -3875,22 +3873,21 @@ pub struct GetObjectSnapshotsResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub snapshots: ::std::option::Option<::std::vec::Vec<ObjectSnapshot>>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetObjectSnapshotsRunTypesItem {
-    ///kRegular
+    /// "kRegular"
     KRegular,
-    ///kFull
+    /// "kFull"
     KFull,
-    ///kLog
+    /// "kLog"
     KLog,
-    ///kSystem
+    /// "kSystem"
     KSystem,
-    ///kHydrateCDP
+    /// "kHydrateCDP"
     KHydrateCdp,
-    ///kStorageArraySnapshot
+    /// "kStorageArraySnapshot"
     KStorageArraySnapshot,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -3949,74 +3946,73 @@ impl<'de> ::serde::Deserialize<'de> for GetObjectSnapshotsRunTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetObjectSnapshotsSnapshotActionsItem {
-    ///RecoverVMs
+    /// "RecoverVMs"
     RecoverVMs,
-    ///RecoverFiles
+    /// "RecoverFiles"
     RecoverFiles,
-    ///InstantVolumeMount
+    /// "InstantVolumeMount"
     InstantVolumeMount,
-    ///RecoverVmDisks
+    /// "RecoverVmDisks"
     RecoverVmDisks,
-    ///MountVolumes
+    /// "MountVolumes"
     MountVolumes,
-    ///RecoverVApps
+    /// "RecoverVApps"
     RecoverVApps,
-    ///RecoverRDS
+    /// "RecoverRDS"
     RecoverRds,
-    ///RecoverAurora
+    /// "RecoverAurora"
     RecoverAurora,
-    ///RecoverS3Buckets
+    /// "RecoverS3Buckets"
     RecoverS3Buckets,
-    ///RecoverApps
+    /// "RecoverApps"
     RecoverApps,
-    ///RecoverNasVolume
+    /// "RecoverNasVolume"
     RecoverNasVolume,
-    ///RecoverPhysicalVolumes
+    /// "RecoverPhysicalVolumes"
     RecoverPhysicalVolumes,
-    ///RecoverSystem
+    /// "RecoverSystem"
     RecoverSystem,
-    ///RecoverSanVolumes
+    /// "RecoverSanVolumes"
     RecoverSanVolumes,
-    ///RecoverNamespaces
+    /// "RecoverNamespaces"
     RecoverNamespaces,
-    ///RecoverObjects
+    /// "RecoverObjects"
     RecoverObjects,
-    ///DownloadFilesAndFolders
+    /// "DownloadFilesAndFolders"
     DownloadFilesAndFolders,
-    ///RecoverPublicFolders
+    /// "RecoverPublicFolders"
     RecoverPublicFolders,
-    ///RecoverVAppTemplates
+    /// "RecoverVAppTemplates"
     RecoverVAppTemplates,
-    ///RecoverMailbox
+    /// "RecoverMailbox"
     RecoverMailbox,
-    ///RecoverOneDrive
+    /// "RecoverOneDrive"
     RecoverOneDrive,
-    ///RecoverMsTeam
+    /// "RecoverMsTeam"
     RecoverMsTeam,
-    ///RecoverMsGroup
+    /// "RecoverMsGroup"
     RecoverMsGroup,
-    ///RecoverSharePoint
+    /// "RecoverSharePoint"
     RecoverSharePoint,
-    ///ConvertToPst
+    /// "ConvertToPst"
     ConvertToPst,
-    ///RecoverSfdcRecords
+    /// "RecoverSfdcRecords"
     RecoverSfdcRecords,
-    ///RecoverAzureSQL
+    /// "RecoverAzureSQL"
     RecoverAzureSql,
-    ///DownloadChats
+    /// "DownloadChats"
     DownloadChats,
-    ///RecoverRDSPostgres
+    /// "RecoverRDSPostgres"
     RecoverRdsPostgres,
-    ///RecoverMailboxCSM
+    /// "RecoverMailboxCSM"
     RecoverMailboxCsm,
-    ///RecoverOneDriveCSM
+    /// "RecoverOneDriveCSM"
     RecoverOneDriveCsm,
-    ///RecoverSharePointCSM
+    /// "RecoverSharePointCSM"
     RecoverSharePointCsm,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4127,16 +4123,15 @@ impl<'de> ::serde::Deserialize<'de> for GetObjectSnapshotsSnapshotActionsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupByIdRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4189,34 +4184,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupByIdRequestInitiatorTy
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsArchivalRunStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4287,34 +4281,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsArchivalRunStatusI
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsCloudSpinRunStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4385,34 +4378,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsCloudSpinRunStatus
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsLocalBackupRunStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4483,34 +4475,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsLocalBackupRunStat
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsReplicationRunStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4581,16 +4572,15 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsReplicationRunStat
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4643,24 +4633,23 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsRequestInitiatorTy
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsRunTypesItem {
-    ///kAll
+    /// "kAll"
     KAll,
-    ///kHydrateCDP
+    /// "kHydrateCDP"
     KHydrateCdp,
-    ///kSystem
+    /// "kSystem"
     KSystem,
-    ///kStorageArraySnapshot
+    /// "kStorageArraySnapshot"
     KStorageArraySnapshot,
-    ///kIncremental
+    /// "kIncremental"
     KIncremental,
-    ///kFull
+    /// "kFull"
     KFull,
-    ///kLog
+    /// "kLog"
     KLog,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4721,20 +4710,19 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsRunTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupRunsSnapshotTargetTypesItem {
-    ///Local
+    /// "Local"
     Local,
-    ///Archival
+    /// "Archival"
     Archival,
-    ///RpaasArchival
+    /// "RpaasArchival"
     RpaasArchival,
-    ///StorageArraySnapshot
+    /// "StorageArraySnapshot"
     StorageArraySnapshot,
-    ///Remote
+    /// "Remote"
     Remote,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4791,14 +4779,13 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupRunsSnapshotTargetType
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsEnvironmentsItem {
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kSQL
+    /// "kSQL"
     KSql,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4849,34 +4836,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsEnvironmentsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsLastRunAnyStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -4947,34 +4933,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsLastRunAnyStatusItem 
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsLastRunArchivalStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5045,34 +5030,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsLastRunArchivalStatus
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsLastRunCloudSpinStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5143,34 +5127,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsLastRunCloudSpinStatu
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsLastRunLocalBackupStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5241,34 +5224,33 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsLastRunLocalBackupSta
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsLastRunReplicationStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///Paused
+    /// "Paused"
     Paused,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5339,16 +5321,15 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsLastRunReplicationSta
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionGroupsRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5401,16 +5382,15 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionGroupsRequestInitiatorType 
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionPoliciesRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5463,14 +5443,13 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionPoliciesRequestInitiatorTyp
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionPoliciesTypesItem {
-    ///Regular
+    /// "Regular"
     Regular,
-    ///Internal
+    /// "Internal"
     Internal,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5521,16 +5500,15 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionPoliciesTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionPolicyByIdRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5583,16 +5561,15 @@ impl<'de> ::serde::Deserialize<'de> for GetProtectionPolicyByIdRequestInitiatorT
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetProtectionSourceRegistrationRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5646,16 +5623,15 @@ for GetProtectionSourceRegistrationRequestInitiatorType {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetRecoveriesArchivalTargetTypeItem {
-    ///Tape
+    /// "Tape"
     Tape,
-    ///Cloud
+    /// "Cloud"
     Cloud,
-    ///Nas
+    /// "Nas"
     Nas,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5708,98 +5684,97 @@ impl<'de> ::serde::Deserialize<'de> for GetRecoveriesArchivalTargetTypeItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetRecoveriesRecoveryActionsItem {
-    ///RecoverVMs
+    /// "RecoverVMs"
     RecoverVMs,
-    ///RecoverFiles
+    /// "RecoverFiles"
     RecoverFiles,
-    ///InstantVolumeMount
+    /// "InstantVolumeMount"
     InstantVolumeMount,
-    ///RecoverVmDisks
+    /// "RecoverVmDisks"
     RecoverVmDisks,
-    ///RecoverVApps
+    /// "RecoverVApps"
     RecoverVApps,
-    ///RecoverVAppTemplates
+    /// "RecoverVAppTemplates"
     RecoverVAppTemplates,
-    ///UptierSnapshot
+    /// "UptierSnapshot"
     UptierSnapshot,
-    ///RecoverRDS
+    /// "RecoverRDS"
     RecoverRds,
-    ///RecoverAurora
+    /// "RecoverAurora"
     RecoverAurora,
-    ///RecoverS3Buckets
+    /// "RecoverS3Buckets"
     RecoverS3Buckets,
-    ///RecoverRDSPostgres
+    /// "RecoverRDSPostgres"
     RecoverRdsPostgres,
-    ///RecoverAzureSQL
+    /// "RecoverAzureSQL"
     RecoverAzureSql,
-    ///RecoverApps
+    /// "RecoverApps"
     RecoverApps,
-    ///CloneApps
+    /// "CloneApps"
     CloneApps,
-    ///RecoverNasVolume
+    /// "RecoverNasVolume"
     RecoverNasVolume,
-    ///RecoverPhysicalVolumes
+    /// "RecoverPhysicalVolumes"
     RecoverPhysicalVolumes,
-    ///RecoverSystem
+    /// "RecoverSystem"
     RecoverSystem,
-    ///RecoverExchangeDbs
+    /// "RecoverExchangeDbs"
     RecoverExchangeDbs,
-    ///CloneAppView
+    /// "CloneAppView"
     CloneAppView,
-    ///RecoverSanVolumes
+    /// "RecoverSanVolumes"
     RecoverSanVolumes,
-    ///RecoverSanGroup
+    /// "RecoverSanGroup"
     RecoverSanGroup,
-    ///RecoverMailbox
+    /// "RecoverMailbox"
     RecoverMailbox,
-    ///RecoverOneDrive
+    /// "RecoverOneDrive"
     RecoverOneDrive,
-    ///RecoverSharePoint
+    /// "RecoverSharePoint"
     RecoverSharePoint,
-    ///RecoverPublicFolders
+    /// "RecoverPublicFolders"
     RecoverPublicFolders,
-    ///RecoverMsGroup
+    /// "RecoverMsGroup"
     RecoverMsGroup,
-    ///RecoverMsTeam
+    /// "RecoverMsTeam"
     RecoverMsTeam,
-    ///ConvertToPst
+    /// "ConvertToPst"
     ConvertToPst,
-    ///DownloadChats
+    /// "DownloadChats"
     DownloadChats,
-    ///RecoverMailboxCSM
+    /// "RecoverMailboxCSM"
     RecoverMailboxCsm,
-    ///RecoverOneDriveCSM
+    /// "RecoverOneDriveCSM"
     RecoverOneDriveCsm,
-    ///RecoverSharePointCSM
+    /// "RecoverSharePointCSM"
     RecoverSharePointCsm,
-    ///RecoverNamespaces
+    /// "RecoverNamespaces"
     RecoverNamespaces,
-    ///RecoverObjects
+    /// "RecoverObjects"
     RecoverObjects,
-    ///RecoverSfdcObjects
+    /// "RecoverSfdcObjects"
     RecoverSfdcObjects,
-    ///RecoverSfdcOrg
+    /// "RecoverSfdcOrg"
     RecoverSfdcOrg,
-    ///RecoverSfdcRecords
+    /// "RecoverSfdcRecords"
     RecoverSfdcRecords,
-    ///DownloadFilesAndFolders
+    /// "DownloadFilesAndFolders"
     DownloadFilesAndFolders,
-    ///CloneVMs
+    /// "CloneVMs"
     CloneVMs,
-    ///CloneView
+    /// "CloneView"
     CloneView,
-    ///CloneRefreshApp
+    /// "CloneRefreshApp"
     CloneRefreshApp,
-    ///CloneVMsToView
+    /// "CloneVMsToView"
     CloneVMsToView,
-    ///ConvertAndDeployVMs
+    /// "ConvertAndDeployVMs"
     ConvertAndDeployVMs,
-    ///DeployVMs
+    /// "DeployVMs"
     DeployVMs,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5934,14 +5909,13 @@ impl<'de> ::serde::Deserialize<'de> for GetRecoveriesRecoveryActionsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetRecoveriesSnapshotEnvironmentsItem {
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kSQL
+    /// "kSQL"
     KSql,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -5992,20 +5966,19 @@ impl<'de> ::serde::Deserialize<'de> for GetRecoveriesSnapshotEnvironmentsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetRecoveriesSnapshotTargetTypeItem {
-    ///Local
+    /// "Local"
     Local,
-    ///Archival
+    /// "Archival"
     Archival,
-    ///RpaasArchival
+    /// "RpaasArchival"
     RpaasArchival,
-    ///StorageArraySnapshot
+    /// "StorageArraySnapshot"
     StorageArraySnapshot,
-    ///Remote
+    /// "Remote"
     Remote,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -6062,34 +6035,33 @@ impl<'de> ::serde::Deserialize<'de> for GetRecoveriesSnapshotTargetTypeItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetRecoveriesStatusItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///LegalHold
+    /// "LegalHold"
     LegalHold,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -8626,11 +8598,11 @@ pub struct PerformActionOnProtectionGroupRunRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PerformActionOnProtectionGroupRunRequestAction {
-    ///Pause
+    /// "Pause"
     Pause,
-    ///Resume
+    /// "Resume"
     Resume,
-    ///Cancel
+    /// "Cancel"
     Cancel,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -8720,11 +8692,11 @@ pub struct PerformRunActionResponse {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PerformRunActionResponseAction {
-    ///Pause
+    /// "Pause"
     Pause,
-    ///Resume
+    /// "Resume"
     Resume,
-    ///Cancel
+    /// "Cancel"
     Cancel,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -9692,11 +9664,11 @@ pub struct ProtectionGroupRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProtectionGroupRequestPriority {
-    ///kLow
+    /// "kLow"
     KLow,
-    ///kMedium
+    /// "kMedium"
     KMedium,
-    ///kHigh
+    /// "kHigh"
     KHigh,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -9755,13 +9727,13 @@ impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRequestPriority {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProtectionGroupRequestQosPolicy {
-    ///kBackupHDD
+    /// "kBackupHDD"
     KBackupHdd,
-    ///kBackupSSD
+    /// "kBackupSSD"
     KBackupSsd,
-    ///kTestAndDevHigh
+    /// "kTestAndDevHigh"
     KTestAndDevHigh,
-    ///kBackupAll
+    /// "kBackupAll"
     KBackupAll,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -11040,29 +11012,29 @@ pub struct RecoveryObjectIdentifier {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecoveryStatus {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///LegalHold
+    /// "LegalHold"
     LegalHold,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12344,14 +12316,13 @@ pub struct SearchObjectSourceInfo {
     )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsEnvironmentsItem {
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kSQL
+    /// "kSQL"
     KSql,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12402,34 +12373,33 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsEnvironmentsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsLastRunStatusListItem {
-    ///Accepted
+    /// "Accepted"
     Accepted,
-    ///Running
+    /// "Running"
     Running,
-    ///Canceled
+    /// "Canceled"
     Canceled,
-    ///Canceling
+    /// "Canceling"
     Canceling,
-    ///Failed
+    /// "Failed"
     Failed,
-    ///Missed
+    /// "Missed"
     Missed,
-    ///Succeeded
+    /// "Succeeded"
     Succeeded,
-    ///SucceededWithWarning
+    /// "SucceededWithWarning"
     SucceededWithWarning,
-    ///OnHold
+    /// "OnHold"
     OnHold,
-    ///Finalizing
+    /// "Finalizing"
     Finalizing,
-    ///Skipped
+    /// "Skipped"
     Skipped,
-    ///LegalHold
+    /// "LegalHold"
     LegalHold,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12500,14 +12470,13 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsLastRunStatusListItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsOsTypesItem {
-    ///kLinux
+    /// "kLinux"
     KLinux,
-    ///kWindows
+    /// "kWindows"
     KWindows,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12558,34 +12527,33 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsOsTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsProtectionTypesItem {
-    ///kAgent
+    /// "kAgent"
     KAgent,
-    ///kNative
+    /// "kNative"
     KNative,
-    ///kSnapshotManager
+    /// "kSnapshotManager"
     KSnapshotManager,
-    ///kRDSSnapshotManager
+    /// "kRDSSnapshotManager"
     KRdsSnapshotManager,
-    ///kAuroraSnapshotManager
+    /// "kAuroraSnapshotManager"
     KAuroraSnapshotManager,
-    ///kAwsS3
+    /// "kAwsS3"
     KAwsS3,
-    ///kAwsRDSPostgresBackup
+    /// "kAwsRDSPostgresBackup"
     KAwsRdsPostgresBackup,
-    ///kAwsAuroraPostgres
+    /// "kAwsAuroraPostgres"
     KAwsAuroraPostgres,
-    ///kAwsRDSPostgres
+    /// "kAwsRDSPostgres"
     KAwsRdsPostgres,
-    ///kAzureSQL
+    /// "kAzureSQL"
     KAzureSql,
-    ///kFile
+    /// "kFile"
     KFile,
-    ///kVolume
+    /// "kVolume"
     KVolume,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12656,16 +12624,15 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsProtectionTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12718,12 +12685,11 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsRequestInitiatorType {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsTagCategoriesItem {
-    ///Security
+    /// "Security"
     Security,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12772,18 +12738,17 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsTagCategoriesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsTagSubCategoriesItem {
-    ///Classification
+    /// "Classification"
     Classification,
-    ///Threats
+    /// "Threats"
     Threats,
-    ///Anomalies
+    /// "Anomalies"
     Anomalies,
-    ///Dspm
+    /// "Dspm"
     Dspm,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12838,16 +12803,15 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsTagSubCategoriesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchObjectsTagTypesItem {
-    ///System
+    /// "System"
     System,
-    ///Custom
+    /// "Custom"
     Custom,
-    ///ThirdParty
+    /// "ThirdParty"
     ThirdParty,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12900,14 +12864,13 @@ impl<'de> ::serde::Deserialize<'de> for SearchObjectsTagTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchProtectedObjectsEnvironmentsItem {
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kSQL
+    /// "kSQL"
     KSql,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -12958,14 +12921,13 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsEnvironmentsItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchProtectedObjectsObjectActionKey {
-    ///kPhysical
+    /// "kPhysical"
     KPhysical,
-    ///kSQL
+    /// "kSQL"
     KSql,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -13016,14 +12978,13 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsObjectActionKey {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchProtectedObjectsOsTypesItem {
-    ///kLinux
+    /// "kLinux"
     KLinux,
-    ///kWindows
+    /// "kWindows"
     KWindows,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -13074,16 +13035,15 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsOsTypesItem {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchProtectedObjectsRequestInitiatorType {
-    ///UIUser
+    /// "UIUser"
     UiUser,
-    ///UIAuto
+    /// "UIAuto"
     UiAuto,
-    ///Helios
+    /// "Helios"
     Helios,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -13136,74 +13096,73 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsRequestInitiatorTy
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SearchProtectedObjectsSnapshotActionsItem {
-    ///RecoverVMs
+    /// "RecoverVMs"
     RecoverVMs,
-    ///RecoverFiles
+    /// "RecoverFiles"
     RecoverFiles,
-    ///InstantVolumeMount
+    /// "InstantVolumeMount"
     InstantVolumeMount,
-    ///RecoverVmDisks
+    /// "RecoverVmDisks"
     RecoverVmDisks,
-    ///MountVolumes
+    /// "MountVolumes"
     MountVolumes,
-    ///RecoverVApps
+    /// "RecoverVApps"
     RecoverVApps,
-    ///RecoverRDS
+    /// "RecoverRDS"
     RecoverRds,
-    ///RecoverAurora
+    /// "RecoverAurora"
     RecoverAurora,
-    ///RecoverS3Buckets
+    /// "RecoverS3Buckets"
     RecoverS3Buckets,
-    ///RecoverApps
+    /// "RecoverApps"
     RecoverApps,
-    ///RecoverNasVolume
+    /// "RecoverNasVolume"
     RecoverNasVolume,
-    ///RecoverPhysicalVolumes
+    /// "RecoverPhysicalVolumes"
     RecoverPhysicalVolumes,
-    ///RecoverSystem
+    /// "RecoverSystem"
     RecoverSystem,
-    ///RecoverSanVolumes
+    /// "RecoverSanVolumes"
     RecoverSanVolumes,
-    ///RecoverNamespaces
+    /// "RecoverNamespaces"
     RecoverNamespaces,
-    ///RecoverObjects
+    /// "RecoverObjects"
     RecoverObjects,
-    ///DownloadFilesAndFolders
+    /// "DownloadFilesAndFolders"
     DownloadFilesAndFolders,
-    ///RecoverPublicFolders
+    /// "RecoverPublicFolders"
     RecoverPublicFolders,
-    ///RecoverVAppTemplates
+    /// "RecoverVAppTemplates"
     RecoverVAppTemplates,
-    ///RecoverMailbox
+    /// "RecoverMailbox"
     RecoverMailbox,
-    ///RecoverOneDrive
+    /// "RecoverOneDrive"
     RecoverOneDrive,
-    ///RecoverMsTeam
+    /// "RecoverMsTeam"
     RecoverMsTeam,
-    ///RecoverMsGroup
+    /// "RecoverMsGroup"
     RecoverMsGroup,
-    ///RecoverSharePoint
+    /// "RecoverSharePoint"
     RecoverSharePoint,
-    ///ConvertToPst
+    /// "ConvertToPst"
     ConvertToPst,
-    ///RecoverSfdcRecords
+    /// "RecoverSfdcRecords"
     RecoverSfdcRecords,
-    ///RecoverAzureSQL
+    /// "RecoverAzureSQL"
     RecoverAzureSql,
-    ///DownloadChats
+    /// "DownloadChats"
     DownloadChats,
-    ///RecoverRDSPostgres
+    /// "RecoverRDSPostgres"
     RecoverRdsPostgres,
-    ///RecoverMailboxCSM
+    /// "RecoverMailboxCSM"
     RecoverMailboxCsm,
-    ///RecoverOneDriveCSM
+    /// "RecoverOneDriveCSM"
     RecoverOneDriveCsm,
-    ///RecoverSharePointCSM
+    /// "RecoverSharePointCSM"
     RecoverSharePointCsm,
     /// A value this spec does not list.
     Unknown(::std::string::String),

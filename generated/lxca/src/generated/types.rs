@@ -50,12 +50,11 @@ pub struct AiccApplianceStatesItem {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ApplyUpdatesAction {
-    ///apply
+    /// "apply"
     Apply,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -239,7 +238,7 @@ pub struct CancelJobRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CancelJobRequestCancelRequest {
-    ///true
+    /// "true"
     True,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -302,7 +301,7 @@ pub struct CancelPushRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CancelPushRequestAction {
-    ///cancel
+    /// "cancel"
     Cancel,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -357,7 +356,7 @@ impl<'de> ::serde::Deserialize<'de> for CancelPushRequestAction {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CancelPushRequestOperation {
-    ///push
+    /// "push"
     Push,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -419,7 +418,7 @@ pub struct CancelTasksRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CancelTasksRequestAction {
-    ///cancel
+    /// "cancel"
     Cancel,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -492,7 +491,7 @@ pub struct CopyOrMoveBackupRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CopyOrMoveBackupRequestAction {
-    ///start
+    /// "start"
     Start,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -549,9 +548,9 @@ impl<'de> ::serde::Deserialize<'de> for CopyOrMoveBackupRequestAction {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CopyOrMoveBackupRequestOperation {
-    ///copy
+    /// "copy"
     Copy,
-    ///move
+    /// "move"
     Move,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -624,7 +623,7 @@ pub struct CreateOsImageImportJobRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CreateOsImageImportJobRequestAction {
-    ///Init
+    /// "Init"
     Init,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -701,12 +700,11 @@ pub struct Error {
     /// Information about one or more messages.
     pub messages: ::std::vec::Vec<Message>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetOsImagesImageType {
-    ///OSPROFILE
+    /// "OSPROFILE"
     Osprofile,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -755,12 +753,11 @@ impl<'de> ::serde::Deserialize<'de> for GetOsImagesImageType {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetUpdatesAction {
-    ///status
+    /// "status"
     Status,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -809,14 +806,13 @@ impl<'de> ::serde::Deserialize<'de> for GetUpdatesAction {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetUpdatesFiletype {
-    ///readme
+    /// "readme"
     Readme,
-    ///changeHistory
+    /// "changeHistory"
     ChangeHistory,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -867,20 +863,19 @@ impl<'de> ::serde::Deserialize<'de> for GetUpdatesFiletype {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetUpdatesKey {
-    ///all
+    /// "all"
     All,
-    ///actions
+    /// "actions"
     Actions,
-    ///keys
+    /// "keys"
     Keys,
-    ///filetypes
+    /// "filetypes"
     Filetypes,
-    ///update
+    /// "update"
     Update,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -937,24 +932,23 @@ impl<'de> ::serde::Deserialize<'de> for GetUpdatesKey {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetUpdatesRepositoryKey {
-    ///all
+    /// "all"
     All,
-    ///currentVersion
+    /// "currentVersion"
     CurrentVersion,
-    ///history
+    /// "history"
     History,
-    ///importDir
+    /// "importDir"
     ImportDir,
-    ///size
+    /// "size"
     Size,
-    ///updates
+    /// "updates"
     Updates,
-    ///updatedDate
+    /// "updatedDate"
     UpdatedDate,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1029,27 +1023,27 @@ pub enum GetUpdatesResponse {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImageType {
-    ///BUNDLE
+    /// "BUNDLE"
     Bundle,
-    ///BUNDLESIG
+    /// "BUNDLESIG"
     Bundlesig,
-    ///BOOT
+    /// "BOOT"
     Boot,
-    ///CONFIG
+    /// "CONFIG"
     Config,
-    ///CUSTOM_CONFIG
+    /// "CUSTOM_CONFIG"
     CustomConfig,
-    ///DUD
+    /// "DUD"
     Dud,
-    ///OS
+    /// "OS"
     Os,
-    ///OSPROFILE
+    /// "OSPROFILE"
     Osprofile,
-    ///SCRIPT
+    /// "SCRIPT"
     Script,
-    ///SOFTWARE
+    /// "SOFTWARE"
     Software,
-    ///UNATTEND
+    /// "UNATTEND"
     Unattend,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1118,14 +1112,13 @@ impl<'de> ::serde::Deserialize<'de> for ImageType {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImportBackupAction {
-    ///import
+    /// "import"
     Import,
-    ///process
+    /// "process"
     Process,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1176,12 +1169,11 @@ impl<'de> ::serde::Deserialize<'de> for ImportBackupAction {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImportUpdateFilesAction {
-    ///import
+    /// "import"
     Import,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1342,21 +1334,21 @@ pub struct Job {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobState {
-    ///Pending
+    /// "Pending"
     Pending,
-    ///Running
+    /// "Running"
     Running,
-    ///Complete
+    /// "Complete"
     Complete,
-    ///Cancelled
+    /// "Cancelled"
     Cancelled,
-    ///Running_With_Errors
+    /// "Running_With_Errors"
     RunningWithErrors,
-    ///Cancelled_With_Errors
+    /// "Cancelled_With_Errors"
     CancelledWithErrors,
-    ///Stopped_With_Error
+    /// "Stopped_With_Error"
     StoppedWithError,
-    ///Interrupted
+    /// "Interrupted"
     Interrupted,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1464,16 +1456,15 @@ pub enum ManageBackupRequest {
     PushBackupRequest(PushBackupRequest),
     CancelPushRequest(CancelPushRequest),
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ManageUpdatesAction {
-    ///acquire
+    /// "acquire"
     Acquire,
-    ///import
+    /// "import"
     Import,
-    ///refresh
+    /// "refresh"
     Refresh,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1596,11 +1587,11 @@ pub struct OsImageFileUpload {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OsImageFileUploadChecksumType {
-    ///MD5
+    /// "MD5"
     Md5,
-    ///SHA1
+    /// "SHA1"
     Sha1,
-    ///SHA256
+    /// "SHA256"
     Sha256,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1740,7 +1731,7 @@ pub struct PushBackupRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PushBackupRequestAction {
-    ///start
+    /// "start"
     Start,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1795,7 +1786,7 @@ impl<'de> ::serde::Deserialize<'de> for PushBackupRequestAction {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PushBackupRequestOperation {
-    ///push
+    /// "push"
     Push,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1863,12 +1854,11 @@ pub struct RefreshUpdatesRequest {
     /// For management-server updates, this is always "lxca".
     pub mts: ::std::vec::Vec<RefreshUpdatesRequestMtsItem>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RefreshUpdatesRequestMtsItem {
-    ///lxca
+    /// "lxca"
     Lxca,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -1937,15 +1927,15 @@ pub struct RemoteFileImportRequest {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Result {
-    ///success
+    /// "success"
     Success,
-    ///failed
+    /// "failed"
     Failed,
-    ///warning
+    /// "warning"
     Warning,
-    ///informational
+    /// "informational"
     Informational,
-    ///failure
+    /// "failure"
     Failure,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -2133,21 +2123,21 @@ pub struct Task {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TaskStatus {
-    ///Pending
+    /// "Pending"
     Pending,
-    ///Running
+    /// "Running"
     Running,
-    ///Complete
+    /// "Complete"
     Complete,
-    ///Cancelled
+    /// "Cancelled"
     Cancelled,
-    ///Running_With_Errors
+    /// "Running_With_Errors"
     RunningWithErrors,
-    ///Cancelled_With_Errors
+    /// "Cancelled_With_Errors"
     CancelledWithErrors,
-    ///Stopped_With_Error
+    /// "Stopped_With_Error"
     StoppedWithError,
-    ///Interrupted
+    /// "Interrupted"
     Interrupted,
     /// A value this spec does not list.
     Unknown(::std::string::String),

@@ -3,6 +3,7 @@
     clippy::too_many_arguments,
     clippy::large_enum_variant,
     clippy::result_large_err,
+    clippy::needless_update,
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,

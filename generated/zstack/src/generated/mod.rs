@@ -5,6 +5,8 @@ pub mod types;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(all(feature = "client", feature = "server"))]
+pub mod stub;
 #[cfg(feature = "type-registry")]
 #[doc(hidden)]
 pub mod registry;

@@ -86,9 +86,9 @@ pub struct BackupStorageCommon {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BackupStorageCommonState {
-    ///Enabled
+    /// "Enabled"
     Enabled,
-    ///Disabled
+    /// "Disabled"
     Disabled,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -145,11 +145,11 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageCommonState {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BackupStorageCommonStatus {
-    ///Connecting
+    /// "Connecting"
     Connecting,
-    ///Connected
+    /// "Connected"
     Connected,
-    ///Disconnected
+    /// "Disconnected"
     Disconnected,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -205,13 +205,31 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageCommonStatus {
 /// A backup storage, ImageStore or Ceph as `type` says. Assumption: only these two types are described; an appliance with another type of backup storage (e.g. SftpBackupStorage) is out of scope.
 ///
 /// Chosen by the value of `type`; an unknown value is kept, whole, as `Other`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BackupStorageInventory {
     ImageStoreBackupStorageInventory(ImageStoreBackupStorageInventory),
     CephBackupStorageInventory(CephBackupStorageInventory),
     /// A variant this spec does not list.
     Other(::serde_json::Value),
+}
+impl ::serde::Serialize for BackupStorageInventory {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        let (tag, value) = match self {
+            Self::ImageStoreBackupStorageInventory(v) => {
+                ("ImageStoreBackupStorage", ::serde_json::to_value(v))
+            }
+            Self::CephBackupStorageInventory(v) => ("Ceph", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("type").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
+    }
 }
 impl<'de> ::serde::Deserialize<'de> for BackupStorageInventory {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -348,9 +366,9 @@ pub struct CephBackupStorageInventory {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CephBackupStorageInventoryState {
-    ///Enabled
+    /// "Enabled"
     Enabled,
-    ///Disabled
+    /// "Disabled"
     Disabled,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -407,11 +425,11 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventoryState {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CephBackupStorageInventoryStatus {
-    ///Connecting
+    /// "Connecting"
     Connecting,
-    ///Connected
+    /// "Connected"
     Connected,
-    ///Disconnected
+    /// "Disconnected"
     Disconnected,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -464,12 +482,11 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventoryStatus {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CephBackupStorageInventoryType {
-    ///Ceph
+    /// "Ceph"
     Ceph,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -597,11 +614,11 @@ pub struct CephBackupStorageMon {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CephBackupStorageMonStatus {
-    ///Connecting
+    /// "Connecting"
     Connecting,
-    ///Connected
+    /// "Connected"
     Connected,
-    ///Disconnected
+    /// "Disconnected"
     Disconnected,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -654,14 +671,13 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageMonStatus {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeleteBackupStorageDeleteMode {
-    ///Permissive
+    /// "Permissive"
     Permissive,
-    ///Enforcing
+    /// "Enforcing"
     Enforcing,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -846,9 +862,9 @@ pub struct ImageStoreBackupStorageInventory {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImageStoreBackupStorageInventoryState {
-    ///Enabled
+    /// "Enabled"
     Enabled,
-    ///Disabled
+    /// "Disabled"
     Disabled,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -905,11 +921,11 @@ impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventoryState {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImageStoreBackupStorageInventoryStatus {
-    ///Connecting
+    /// "Connecting"
     Connecting,
-    ///Connected
+    /// "Connected"
     Connected,
-    ///Disconnected
+    /// "Disconnected"
     Disconnected,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -962,12 +978,11 @@ impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventoryStatus {
         ::std::result::Result::Ok(parsed)
     }
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ImageStoreBackupStorageInventoryType {
-    ///ImageStoreBackupStorage
+    /// "ImageStoreBackupStorage"
     ImageStoreBackupStorage,
     /// A value this spec does not list.
     Unknown(::std::string::String),

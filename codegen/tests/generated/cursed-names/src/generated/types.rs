@@ -7,30 +7,29 @@
     clippy::empty_docs,
     clippy::tabs_in_doc_comments
 )]
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Option {
-    ///
+    /// ""
     Empty,
-    ///-
+    /// "-"
     Minus,
-    ///+
+    /// "+"
     Plus,
-    ///1
+    /// "1"
     V1,
-    ///type
+    /// "type"
     Type,
-    ///Unknown
+    /// "Unknown"
     Unknown2,
-    ///Self
+    /// "Self"
     Self_,
-    ///a b
+    /// "a b"
     AB,
-    ///A-B
+    /// "A-B"
     AB2,
-    ///a_b
+    /// "a_b"
     AB3,
     /// A value this spec does not list.
     Unknown(::std::string::String),

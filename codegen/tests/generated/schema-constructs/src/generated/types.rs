@@ -42,22 +42,21 @@ pub struct Closed {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub only: ::std::option::Option<bool>,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Color {
-    ///red
+    /// "red"
     Red,
-    ///green
+    /// "green"
     Green,
-    ///dark-blue
+    /// "dark-blue"
     DarkBlue,
-    ///8bit
+    /// "8bit"
     V8bit,
-    ///type
+    /// "type"
     Type,
-    ///Unknown
+    /// "Unknown"
     Unknown2,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -251,9 +250,9 @@ pub struct InventoryLocationV1 {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InventoryStatus {
-    ///open
+    /// "open"
     Open,
-    ///closed
+    /// "closed"
     Closed,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -319,11 +318,11 @@ pub struct Literal {
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Match {
-    ///fn
+    /// "fn"
     Fn,
-    ///2d
+    /// "2d"
     V2d,
-    ///3d
+    /// "3d"
     V3d,
     /// A value this spec does not list.
     Unknown(::std::string::String),
@@ -386,29 +385,68 @@ pub struct Named {
 }
 /// A discriminator over inline branches, each fixing the tag with a one-value enum.
 ///
-/// Untagged: the first variant that the value deserializes into.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
+/// Chosen by the value of `channel`; an unknown value is kept, whole, as `Other`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Notification {
-    V0(NotificationV0),
-    V1(NotificationV1),
+    Email(NotificationEmail),
+    Sms(NotificationSms),
+    /// A variant this spec does not list.
+    Other(::serde_json::Value),
+}
+impl ::serde::Serialize for Notification {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        let (tag, value) = match self {
+            Self::Email(v) => ("email", ::serde_json::to_value(v)),
+            Self::Sms(v) => ("sms", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("channel").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Notification {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match value.get("channel").and_then(::serde_json::Value::as_str) {
+            ::std::option::Option::Some("email") => {
+                ::serde_json::from_value(value)
+                    .map(Self::Email)
+                    .map_err(::serde::de::Error::custom)
+            }
+            ::std::option::Option::Some("sms") => {
+                ::serde_json::from_value(value)
+                    .map(Self::Sms)
+                    .map_err(::serde::de::Error::custom)
+            }
+            _ => ::std::result::Result::Ok(Self::Other(value)),
+        }
+    }
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct NotificationV0 {
-    pub channel: NotificationV0Channel,
+pub struct NotificationEmail {
+    pub channel: NotificationEmailChannel,
     pub address: ::std::string::String,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NotificationV0Channel {
-    ///email
+pub enum NotificationEmailChannel {
+    /// "email"
     Email,
     /// A value this spec does not list.
     Unknown(::std::string::String),
 }
-impl NotificationV0Channel {
+impl NotificationEmailChannel {
     /// The value as the API spells it.
     pub fn as_str(&self) -> &str {
         match self {
@@ -417,7 +455,7 @@ impl NotificationV0Channel {
         }
     }
 }
-impl ::std::str::FromStr for NotificationV0Channel {
+impl ::std::str::FromStr for NotificationEmailChannel {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         ::std::result::Result::Ok(
@@ -428,12 +466,12 @@ impl ::std::str::FromStr for NotificationV0Channel {
         )
     }
 }
-impl ::std::fmt::Display for NotificationV0Channel {
+impl ::std::fmt::Display for NotificationEmailChannel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::serde::Serialize for NotificationV0Channel {
+impl ::serde::Serialize for NotificationEmailChannel {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -441,7 +479,7 @@ impl ::serde::Serialize for NotificationV0Channel {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for NotificationV0Channel {
+impl<'de> ::serde::Deserialize<'de> for NotificationEmailChannel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -453,21 +491,20 @@ impl<'de> ::serde::Deserialize<'de> for NotificationV0Channel {
     }
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct NotificationV1 {
-    pub channel: NotificationV1Channel,
+pub struct NotificationSms {
+    pub channel: NotificationSmsChannel,
     pub number: ::std::string::String,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NotificationV1Channel {
-    ///sms
+pub enum NotificationSmsChannel {
+    /// "sms"
     Sms,
     /// A value this spec does not list.
     Unknown(::std::string::String),
 }
-impl NotificationV1Channel {
+impl NotificationSmsChannel {
     /// The value as the API spells it.
     pub fn as_str(&self) -> &str {
         match self {
@@ -476,7 +513,7 @@ impl NotificationV1Channel {
         }
     }
 }
-impl ::std::str::FromStr for NotificationV1Channel {
+impl ::std::str::FromStr for NotificationSmsChannel {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         ::std::result::Result::Ok(
@@ -487,12 +524,12 @@ impl ::std::str::FromStr for NotificationV1Channel {
         )
     }
 }
-impl ::std::fmt::Display for NotificationV1Channel {
+impl ::std::fmt::Display for NotificationSmsChannel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::serde::Serialize for NotificationV1Channel {
+impl ::serde::Serialize for NotificationSmsChannel {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -500,7 +537,7 @@ impl ::serde::Serialize for NotificationV1Channel {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for NotificationV1Channel {
+impl<'de> ::serde::Deserialize<'de> for NotificationSmsChannel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -579,13 +616,29 @@ pub struct PatchWidgetRequest {
 /// A discriminator with a `mapping` (two values for `Dog`).
 ///
 /// Chosen by the value of `petType`; an unknown value is kept, whole, as `Other`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Pet {
     Cat(Cat),
     Dog(Dog),
     /// A variant this spec does not list.
     Other(::serde_json::Value),
+}
+impl ::serde::Serialize for Pet {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        let (tag, value) = match self {
+            Self::Cat(v) => ("cat", ::serde_json::to_value(v)),
+            Self::Dog(v) => ("dog", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("petType").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
+    }
 }
 impl<'de> ::serde::Deserialize<'de> for Pet {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -620,149 +673,81 @@ pub struct Problem {
 }
 /// No discriminator, but every branch is an object whose required `type` has one value (serde's internally tagged enums, as Dropshot emits them): read as tagged, so `{"type": "range", ...}` is never mistaken for a `range_to` that ignores `start`.
 ///
-/// Untagged: the first variant that the value deserializes into.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
+/// Chosen by the value of `type`; an unknown value is kept, whole, as `Other`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Range {
-    V0(RangeV0),
-    V1(RangeV1),
-    V2(RangeV2),
+    RangeTo(RangeRangeTo),
+    Range(RangeRange),
+    RangeFrom(RangeRangeFrom),
+    /// A variant this spec does not list.
+    Other(::serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RangeV0 {
-    pub r#type: RangeV0Type,
-    pub end: i64,
-}
-///
-/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
-/// between firmware releases.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RangeV0Type {
-    ///range_to
-    RangeTo,
-    /// A value this spec does not list.
-    Unknown(::std::string::String),
-}
-impl RangeV0Type {
-    /// The value as the API spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::RangeTo => "range_to",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-impl ::std::str::FromStr for RangeV0Type {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(
-            match value {
-                "range_to" => Self::RangeTo,
-                other => Self::Unknown(::std::string::ToString::to_string(other)),
-            },
-        )
-    }
-}
-impl ::std::fmt::Display for RangeV0Type {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for RangeV0Type {
+impl ::serde::Serialize for Range {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        let (tag, value) = match self {
+            Self::RangeTo(v) => ("range_to", ::serde_json::to_value(v)),
+            Self::Range(v) => ("range", ::serde_json::to_value(v)),
+            Self::RangeFrom(v) => ("range_from", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("type").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
     }
 }
-impl<'de> ::serde::Deserialize<'de> for RangeV0Type {
+impl<'de> ::serde::Deserialize<'de> for Range {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
-        let ::std::result::Result::Ok(parsed) = value.parse();
-        ::std::result::Result::Ok(parsed)
-    }
-}
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RangeV1 {
-    pub r#type: RangeV1Type,
-    pub start: i64,
-    pub end: i64,
-}
-///
-/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
-/// between firmware releases.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RangeV1Type {
-    ///range
-    Range,
-    /// A value this spec does not list.
-    Unknown(::std::string::String),
-}
-impl RangeV1Type {
-    /// The value as the API spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Range => "range",
-            Self::Unknown(other) => other,
+        match value.get("type").and_then(::serde_json::Value::as_str) {
+            ::std::option::Option::Some("range_to") => {
+                ::serde_json::from_value(value)
+                    .map(Self::RangeTo)
+                    .map_err(::serde::de::Error::custom)
+            }
+            ::std::option::Option::Some("range") => {
+                ::serde_json::from_value(value)
+                    .map(Self::Range)
+                    .map_err(::serde::de::Error::custom)
+            }
+            ::std::option::Option::Some("range_from") => {
+                ::serde_json::from_value(value)
+                    .map(Self::RangeFrom)
+                    .map_err(::serde::de::Error::custom)
+            }
+            _ => ::std::result::Result::Ok(Self::Other(value)),
         }
     }
 }
-impl ::std::str::FromStr for RangeV1Type {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(
-            match value {
-                "range" => Self::Range,
-                other => Self::Unknown(::std::string::ToString::to_string(other)),
-            },
-        )
-    }
-}
-impl ::std::fmt::Display for RangeV1Type {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for RangeV1Type {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for RangeV1Type {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        let ::std::result::Result::Ok(parsed) = value.parse();
-        ::std::result::Result::Ok(parsed)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RangeRange {
+    pub r#type: RangeRangeType,
+    pub start: i64,
+    pub end: i64,
 }
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RangeV2 {
-    pub r#type: RangeV2Type,
+pub struct RangeRangeFrom {
+    pub r#type: RangeRangeFromType,
     pub start: i64,
 }
-///
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RangeV2Type {
-    ///range_from
+pub enum RangeRangeFromType {
+    /// "range_from"
     RangeFrom,
     /// A value this spec does not list.
     Unknown(::std::string::String),
 }
-impl RangeV2Type {
+impl RangeRangeFromType {
     /// The value as the API spells it.
     pub fn as_str(&self) -> &str {
         match self {
@@ -771,7 +756,7 @@ impl RangeV2Type {
         }
     }
 }
-impl ::std::str::FromStr for RangeV2Type {
+impl ::std::str::FromStr for RangeRangeFromType {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         ::std::result::Result::Ok(
@@ -782,12 +767,12 @@ impl ::std::str::FromStr for RangeV2Type {
         )
     }
 }
-impl ::std::fmt::Display for RangeV2Type {
+impl ::std::fmt::Display for RangeRangeFromType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::serde::Serialize for RangeV2Type {
+impl ::serde::Serialize for RangeRangeFromType {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -795,7 +780,118 @@ impl ::serde::Serialize for RangeV2Type {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for RangeV2Type {
+impl<'de> ::serde::Deserialize<'de> for RangeRangeFromType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RangeRangeTo {
+    pub r#type: RangeRangeToType,
+    pub end: i64,
+}
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RangeRangeToType {
+    /// "range_to"
+    RangeTo,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl RangeRangeToType {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::RangeTo => "range_to",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for RangeRangeToType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(
+            match value {
+                "range_to" => Self::RangeTo,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for RangeRangeToType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for RangeRangeToType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RangeRangeToType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RangeRangeType {
+    /// "range"
+    Range,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl RangeRangeType {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Range => "range",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for RangeRangeType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(
+            match value {
+                "range" => Self::Range,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for RangeRangeType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for RangeRangeType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RangeRangeType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -809,13 +905,29 @@ impl<'de> ::serde::Deserialize<'de> for RangeV2Type {
 /// A discriminator without a `mapping`: the tag is the name of the schema.
 ///
 /// Chosen by the value of `kind`; an unknown value is kept, whole, as `Other`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
     Circle(Circle),
     Square(Square),
     /// A variant this spec does not list.
     Other(::serde_json::Value),
+}
+impl ::serde::Serialize for Shape {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        let (tag, value) = match self {
+            Self::Circle(v) => ("Circle", ::serde_json::to_value(v)),
+            Self::Square(v) => ("Square", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("kind").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
+    }
 }
 impl<'de> ::serde::Deserialize<'de> for Shape {
     fn deserialize<D: ::serde::Deserializer<'de>>(

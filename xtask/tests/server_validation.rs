@@ -1,0 +1,123 @@
+//! Generated servers answer invalid requests the way the vendor does (`x-validation-error`), never
+//! with a framework default page. Raw HTTP requests, so nothing on the client side can hide a
+//! problem.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+async fn serve(router: codegen_runtime::axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        codegen_runtime::axum::serve(listener, router)
+            .await
+            .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+async fn send(request: codegen_runtime::reqwest::RequestBuilder) -> (u16, String, String) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn zstack_invalid_argument_is_503_sys_1007_and_bad_header_is_plain_400() {
+    let base = serve(zstack::server::router(Arc::new(zstack::stub::Stub))).await;
+    let http = codegen_runtime::reqwest::Client::new();
+
+    let (status, content_type, body) =
+        send(http.delete(format!("{base}/v1/backup-storage/abc?deleteMode=Sometimes"))).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(content_type.starts_with("application/json"));
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "SYS.1007");
+    assert!(
+        body["error"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("deleteMode"),
+        "{body}"
+    );
+
+    let (status, content_type, body) = send(
+        http.delete(format!("{base}/v1/backup-storage/abc"))
+            .header("X-Job-UUID", "not-32-hex"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert!(body.contains("X-Job-UUID"), "{body}");
+
+    // A valid request reaches the implementation.
+    let (status, _, _) =
+        send(http.delete(format!("{base}/v1/backup-storage/abc?deleteMode=Enforcing"))).await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn ibm_pattern_and_missing_tenant_are_400_kvalidationerror() {
+    let base = serve(ibm_backup_recovery::server::router(Arc::new(
+        ibm_backup_recovery::stub::Stub,
+    )))
+    .await;
+    let http = codegen_runtime::reqwest::Client::new();
+    for request in [
+        // The recovery id has the wrong shape.
+        http.get(format!("{base}/data-protect/recoveries/not-an-id"))
+            .header("X-IBM-Tenant-Id", "t/"),
+        // The tenant header is missing.
+        http.get(format!("{base}/data-protect/recoveries/1:2:3")),
+    ] {
+        let (status, _, body) = send(request).await;
+        assert_eq!(status, 400, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["errorCode"], "KValidationError", "{body}");
+    }
+    let (status, _, body) = send(
+        http.get(format!("{base}/data-protect/recoveries/1:2:3"))
+            .header("X-IBM-Tenant-Id", "t/"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn lxca_upload_without_job_id_is_412_with_messages() {
+    let base = serve(lxca::server::router(Arc::new(lxca::stub::Stub))).await;
+    let http = codegen_runtime::reqwest::Client::new();
+    let (status, _, body) = send(
+        http.post(format!("{base}/files/osImages"))
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body("--x--\r\n"),
+    )
+    .await;
+    assert_eq!(status, 412, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["result"], "failed");
+    assert!(
+        body["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("jobId"),
+        "{body}"
+    );
+
+    // A JSON body where the spec wants JSON of another shape: 400 with LXCA's messages.
+    let (status, _, body) = send(
+        http.put(format!("{base}/managementServer/data"))
+            .header("content-type", "application/json")
+            .body(r#"{"action": "start"}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["result"], "failed");
+}
