@@ -32,14 +32,7 @@ impl SchemaChecker {
                 }
             }
         });
-        // Deepest first: wrapping a nullable composite moves its children, which are done by then.
-        to_convert.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
-        let mut converted = doc.clone();
-        for pointer in to_convert {
-            if let Some(Value::Object(schema)) = converted.pointer_mut(&pointer) {
-                convert_keywords(schema);
-            }
-        }
+        let converted = convert_positions(doc, to_convert);
         // The root holds the components (what `$ref`s point at) and one definition per schema
         // position: a `$ref` for a component, a copy for a schema written inline elsewhere.
         let mut definitions = Map::new();
@@ -103,6 +96,85 @@ impl SchemaChecker {
         errors.sort();
         errors.dedup();
         Err(errors)
+    }
+}
+
+/// The document with the schemas at `positions` rewritten into JSON Schema draft 7.
+fn convert_positions(doc: &Value, mut positions: Vec<String>) -> Value {
+    // Deepest first: wrapping a nullable composite moves its children, which are done by then.
+    positions.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    let mut converted = doc.clone();
+    for pointer in positions {
+        if let Some(Value::Object(schema)) = converted.pointer_mut(&pointer) {
+            convert_keywords(schema);
+        }
+    }
+    converted
+}
+
+/// A self-contained JSON Schema (draft 7) document for some schema positions of a spec: one
+/// definition per `(name, pointer)` and the converted component schemas they reach. Generated
+/// servers embed it to check request bodies exactly as the spec says (enums, patterns, lengths,
+/// required members), which serde alone does not.
+pub fn bundle(doc: &Value, targets: &[(String, String)]) -> Value {
+    let mut positions = Vec::new();
+    walk(doc, &mut |node| {
+        if node.kind == Kind::Schema && node.reference.is_none() && node.value.is_object() {
+            positions.push(node.pointer.to_string());
+        }
+    });
+    let converted = convert_positions(doc, positions);
+    let mut definitions = Map::new();
+    for (name, pointer) in targets {
+        let schema = converted
+            .pointer(pointer)
+            .cloned()
+            .unwrap_or(Value::Bool(true));
+        definitions.insert(name.clone(), schema);
+    }
+    // The components the definitions reach, transitively.
+    let mut reached = std::collections::BTreeSet::new();
+    let mut queue: Vec<String> = Vec::new();
+    collect_refs(&Value::Object(definitions.clone()), &mut queue);
+    while let Some(reference) = queue.pop() {
+        let Some(name) = reference.strip_prefix("#/components/schemas/") else {
+            continue;
+        };
+        let name = crate::source::unescape_token(name.split('/').next().unwrap_or(""));
+        if !reached.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) =
+            converted.pointer(&crate::source::push_token("/components/schemas", &name))
+        {
+            collect_refs(schema, &mut queue);
+        }
+    }
+    let schemas: Map<String, Value> = reached
+        .into_iter()
+        .filter_map(|name| {
+            let schema =
+                converted.pointer(&crate::source::push_token("/components/schemas", &name))?;
+            Some((name, schema.clone()))
+        })
+        .collect();
+    json!({ "components": { "schemas": schemas }, "definitions": definitions })
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    // Literal values hold no references.
+                    ("example" | "default" | "enum", _) => {}
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
     }
 }
 

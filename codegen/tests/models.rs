@@ -142,6 +142,31 @@ fn one_value_tag_properties_make_an_implicit_discriminator() {
 }
 
 #[test]
+fn one_of_string_enums_is_one_enum() {
+    assert_eq!(round_trip::<PowerState>(json!("on")), PowerState::On);
+    assert_eq!(round_trip::<PowerState>(json!("off")), PowerState::Off);
+    assert_eq!(
+        round_trip::<PowerState>(json!("hibernating")),
+        PowerState::Hibernating
+    );
+    assert_eq!(
+        round_trip::<PowerState>(json!("melting")),
+        PowerState::Unknown("melting".into())
+    );
+}
+
+#[test]
+fn one_of_that_only_requires_properties_is_the_object() {
+    let by_id: Selector = round_trip(json!({"id": 7}));
+    assert_eq!(by_id.id, Some(7));
+    let by_name: Selector = round_trip(json!({"owner": "o", "repo": "r"}));
+    assert_eq!(
+        (by_name.owner.as_deref(), by_name.repo.as_deref()),
+        (Some("o"), Some("r"))
+    );
+}
+
+#[test]
 fn untagged_unions_take_the_first_branch_that_fits() {
     assert_eq!(round_trip::<IdOrName>(json!(7)), IdOrName::V0(7));
     assert_eq!(
@@ -155,6 +180,19 @@ fn untagged_unions_take_the_first_branch_that_fits() {
     assert!(matches!(
         round_trip::<DimensionsOrLabel>(json!("large")),
         DimensionsOrLabel::V1(_)
+    ));
+    // `Base` fits every `Named`; `Named` is tried first, and the free-form object last.
+    assert!(matches!(
+        round_trip::<BaseOrNamed>(json!({"id": "1", "name": "n"})),
+        BaseOrNamed::Named(_)
+    ));
+    assert!(matches!(
+        round_trip::<BaseOrNamed>(json!({"id": "1"})),
+        BaseOrNamed::Base(_)
+    ));
+    assert!(matches!(
+        round_trip::<BaseOrNamed>(json!({"other": 1})),
+        BaseOrNamed::V2(_)
     ));
 }
 

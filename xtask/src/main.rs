@@ -1,6 +1,7 @@
 //! `cargo xtask`: every task of this repository that does IO (reading specs, writing generated code,
 //! running checks). The libraries it drives stay pure.
 
+mod bench;
 mod codegen;
 mod lint;
 mod project;
@@ -15,6 +16,9 @@ commands:
   regenerate [--check]        regenerate generated/<vendor>/src/generated/ from specs/ (--check: fail if stale)
   generate --spec F --out D [--name N]
                               generate a standalone crate for any OpenAPI 3.0 document
+  bench codegen [--skip-progenitor] [--runs N]
+                              time the generator and `cargo check` of its output (release build;
+                              writes the figures into BENCHMARKS.md)
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("usage: cargo xtask regenerate [--check]")),
         },
         Some("generate") => codegen::generate(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(true)

@@ -120,4 +120,30 @@ async fn lxca_upload_without_job_id_is_412_with_messages() {
     assert_eq!(status, 400, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["result"], "failed");
+
+    // Well-formed, but `operation` is not one the spec allows: refused by the body's schema, which
+    // serde's open enums alone would accept.
+    let (status, _, body) = send(
+        http.put(format!("{base}/managementServer/data"))
+            .header("content-type", "application/json")
+            .body(r#"{"action": "start", "operation": "teleport", "destination": "internal", "uuid": "u1"}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        body["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("request body is invalid"),
+        "{body}"
+    );
+
+    let (status, _, body) = send(
+        http.put(format!("{base}/managementServer/data"))
+            .header("content-type", "application/json")
+            .body(r#"{"action": "start", "operation": "copy", "destination": "internal", "uuid": "u1"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -177,6 +177,21 @@ impl Incoming {
             .map_err(|e| Problem::new(RequestPart::Body, format!("the JSON body is invalid: {e}")))
     }
 
+    /// Takes the body as JSON, checks it against the body schema `name`, then reads it as `T`.
+    pub async fn checked_json_body<T: DeserializeOwned>(
+        &mut self,
+        schemas: &crate::validation::BodySchemas,
+        name: &str,
+    ) -> Result<Option<T>, Problem> {
+        let Some(value) = self.json_body::<Value>().await? else {
+            return Ok(None);
+        };
+        schemas.check(name, &value)?;
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| Problem::new(RequestPart::Body, format!("the JSON body is invalid: {e}")))
+    }
+
     /// Takes an `application/x-www-form-urlencoded` body as `T`; `None` when there is none.
     pub async fn form_body<T: DeserializeOwned>(&mut self) -> Result<Option<T>, Problem> {
         let bytes = self.bytes().await?;

@@ -51,6 +51,20 @@ pub fn emit(api: &Api) -> TokenStream {
         Some(quote!(.route(#path, #chain)))
     });
     let title = format!(" The {} API ({}), to implement.", api.title, api.version);
+    let checked = api
+        .operations
+        .iter()
+        .filter_map(|op| op.body.as_ref())
+        .flat_map(|b| &b.contents)
+        .any(|c| c.kind == BodyKind::Json && c.schema_name.is_some());
+    let schemas = checked.then(|| {
+        let text = api.body_schemas.to_string();
+        quote! {
+            /// The spec's request body schemas, to check bodies exactly as the spec says.
+            static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas =
+                ::codegen_runtime::validation::BodySchemas::new(#text);
+        }
+    });
     quote! {
         #![allow(
             clippy::too_many_arguments,
@@ -64,6 +78,8 @@ pub fn emit(api: &Api) -> TokenStream {
         )]
         use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
         use ::codegen_runtime::server::{Incoming, Shape};
+
+        #schemas
 
         #[doc = #title]
         ///
@@ -301,7 +317,12 @@ fn read_body(op: &Operation, types: &TokenStream) -> TokenStream {
         match c.kind {
             BodyKind::Json => {
                 let t = body_type(c, types);
-                quote!(incoming.json_body::<#t>().await?)
+                match &c.schema_name {
+                    Some(name) => {
+                        quote!(incoming.checked_json_body::<#t>(&BODY_SCHEMAS, #name).await?)
+                    }
+                    None => quote!(incoming.json_body::<#t>().await?),
+                }
             }
             BodyKind::Form => {
                 let t = body_type(c, types);

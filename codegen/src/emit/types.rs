@@ -132,8 +132,9 @@ fn string_enum(def: &TypeDef, variants: &[crate::ir::names::Name]) -> TokenStrea
             }
         }
         impl ::std::str::FromStr for #name {
+            // Not `Self::Err` below: a value spelled `Err` makes that path ambiguous.
             type Err = ::std::convert::Infallible;
-            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
                 ::std::result::Result::Ok(match value {
                     #(#values => Self::#idents,)*
                     other => Self::Unknown(::std::string::ToString::to_string(other)),
@@ -173,7 +174,8 @@ fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream 
         return quote! {
             #type_doc
             ///
-            /// Untagged: the first variant that the value deserializes into.
+            /// Untagged: the first variant that the value deserializes into, trying variants with
+            /// more required fields before those with fewer, and catch-alls last.
             #[derive(Debug, Clone, PartialEq, #eq ::serde::Serialize, ::serde::Deserialize)]
             #[serde(untagged)]
             pub enum #name {

@@ -26,6 +26,22 @@ pub fn lower_operations<'a>(
     let mut operations = Vec::new();
     let mut warnings = Vec::new();
     let mut methods = Scope::new();
+    // Names the generated client and modules already use: an operation called `logout` becomes
+    // `logout2` rather than a duplicate definition.
+    for taken in [
+        "new",
+        "from_builder",
+        "raw",
+        "logout",
+        "types",
+        "client",
+        "server",
+        "stub",
+        "registry",
+        "generated",
+    ] {
+        methods.reserve(taken);
+    }
     let document_rules: Vec<ValidationErrorRule> = raw
         .get("x-validation-error")
         .and_then(|v| extensions::parse(v).ok())
@@ -409,11 +425,14 @@ impl<'a> OperationLowering<'_, 'a, '_> {
                     Some(ReferenceOr::Item(s)) => s.schema_data.example.clone(),
                     _ => None,
                 });
+            let schema_pointer = media.schema.as_ref().map(|_| at.clone());
             out.push(Content {
                 media_type: media_type.clone(),
                 kind,
                 ty,
                 example,
+                schema_name: None,
+                schema_pointer,
             });
         }
         out

@@ -4,6 +4,10 @@
 //! Component schemas are named first, so `$ref`s resolve to names before any type is lowered and
 //! recursive schemas need no special order. Inline schemas that need a Rust type of their own (objects,
 //! string enums, unions) get a name from where they appear (`JobStatus` for `Job.status`).
+//!
+//! Any spec must lower without panicking. What Rust types cannot express (`not`, `allOf` of a
+//! string and an object, an alias that contains itself, a `$ref` outside the component schemas)
+//! becomes `serde_json::Value` with a [`Warning`] naming its JSON pointer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,6 +121,7 @@ impl<'a> SchemaLowering<'a> {
         let looping = break_alias_cycles(&mut self.space);
         self.warnings.extend(looping);
         box_cycles(&mut self.space);
+        order_untagged_variants(&mut self.space);
         decide_eq(&mut self.space);
         (self.space, self.warnings)
     }
@@ -270,24 +275,17 @@ impl<'a> SchemaLowering<'a> {
     ) -> TypeKind {
         match shape(schema) {
             Shape::String { values, .. } if !values.is_empty() => string_enum(&values),
-            Shape::OneOf(branches) if !branches.is_empty() => {
+            Shape::OneOf(branches) if branches.is_empty() => {
+                self.warn(pointer, "a oneOf/anyOf without branches cannot be expressed in Rust; using serde_json::Value");
+                TypeKind::Alias(Ty::Json)
+            }
+            Shape::OneOf(branches) => {
+                if matches!(&schema.schema_kind, SchemaKind::Any(a) if !a.properties.is_empty()) {
+                    self.warn(pointer, "properties next to a oneOf/anyOf of other objects are not part of the generated type (only the branches are)");
+                }
                 match self.enum_branches(&branches) {
                     Some(values) => {
-                        // The branches' descriptions are the only docs the values have.
-                        let described: Vec<String> = values
-                            .iter()
-                            .filter_map(|(v, d)| {
-                                let d = d.as_deref()?.trim().replace('\n', "\n  ");
-                                Some(format!("- `{v}`: {d}"))
-                            })
-                            .collect();
-                        if !described.is_empty() {
-                            let list = described.join("\n");
-                            *doc = Some(match doc.take() {
-                                Some(d) => format!("{d}\n\n{list}"),
-                                None => list,
-                            });
-                        }
+                        append_value_docs(doc, &values);
                         let values: Vec<String> = values.into_iter().map(|(v, _)| v).collect();
                         string_enum(&values)
                     }
@@ -310,10 +308,6 @@ impl<'a> SchemaLowering<'a> {
                     TypeKind::Alias(Ty::Json)
                 }
             },
-            Shape::OneOf(branches) if branches.is_empty() => {
-                self.warn(pointer, "a oneOf/anyOf without branches cannot be expressed in Rust; using serde_json::Value");
-                TypeKind::Alias(Ty::Json)
-            }
             _ => TypeKind::Alias(self.ty(SchemaRef::Inline(schema), pointer, context)),
         }
     }
@@ -576,6 +570,26 @@ impl<'a> SchemaLowering<'a> {
     }
 }
 
+/// Adds `- `value`: description` lines to a type's doc: for an enum made of `oneOf` branches, the
+/// branches' descriptions are the only docs its values have.
+fn append_value_docs(doc: &mut Option<String>, values: &[(String, Option<String>)]) {
+    let described: Vec<String> = values
+        .iter()
+        .filter_map(|(v, d)| {
+            let d = d.as_deref()?.trim().replace('\n', "\n  ");
+            Some(format!("- `{v}`: {d}"))
+        })
+        .collect();
+    if described.is_empty() {
+        return;
+    }
+    let list = described.join("\n");
+    *doc = Some(match doc.take() {
+        Some(d) => format!("{d}\n\n{list}"),
+        None => list,
+    });
+}
+
 /// An open string enum of `values` (duplicates dropped: each value is one variant).
 fn string_enum(values: &[String]) -> TypeKind {
     let mut scope = Scope::new();
@@ -692,11 +706,16 @@ fn any_shape<'a>(schema: &'a Schema, a: &'a openapiv3::AnySchema) -> Shape<'a> {
         let own = (!a.properties.is_empty()).then(object);
         return Shape::AllOf(a.all_of.iter().map(Into::into).collect(), own);
     }
-    if !a.one_of.is_empty() {
-        return Shape::OneOf(a.one_of.iter().map(Into::into).collect());
-    }
-    if !a.any_of.is_empty() {
-        return Shape::OneOf(a.any_of.iter().map(Into::into).collect());
+    let branches = if a.one_of.is_empty() {
+        &a.any_of
+    } else {
+        &a.one_of
+    };
+    if !branches.is_empty() {
+        if !a.properties.is_empty() && branches.iter().all(|b| only_constrains(b, &a.properties)) {
+            return Shape::Object(object());
+        }
+        return Shape::OneOf(branches.iter().map(Into::into).collect());
     }
     if !a.properties.is_empty()
         || a.additional_properties.is_some()
@@ -734,6 +753,33 @@ fn any_shape<'a>(schema: &'a Schema, a: &'a openapiv3::AnySchema) -> Shape<'a> {
         }
         _ => Shape::Any,
     }
+}
+
+/// Whether a `oneOf`/`anyOf` branch next to `properties` only says which of them must be present
+/// (`oneOf: [{required: [id]}, {required: [owner, repo]}]`, as GitHub's request bodies do). Such a
+/// schema is the object; reading it as a union of branches would lose every property.
+fn only_constrains(
+    branch: &ReferenceOr<Schema>,
+    own: &indexmap::IndexMap<String, ReferenceOr<Box<Schema>>>,
+) -> bool {
+    let ReferenceOr::Item(schema) = branch else {
+        return false;
+    };
+    let properties = match &schema.schema_kind {
+        SchemaKind::Type(Type::Object(o)) => &o.properties,
+        SchemaKind::Any(a)
+            if matches!(a.typ.as_deref(), None | Some("object"))
+                && a.items.is_none()
+                && a.one_of.is_empty()
+                && a.any_of.is_empty()
+                && a.all_of.is_empty()
+                && a.enumeration.is_empty() =>
+        {
+            &a.properties
+        }
+        _ => return false,
+    };
+    properties.keys().all(|k| own.contains_key(k))
 }
 
 /// The doc comment of a schema: its title and description.
@@ -789,6 +835,60 @@ fn box_cycles(space: &mut TypeSpace) {
             TypeKind::Union { variants, .. } => variants.iter_mut().for_each(|v| fix(&mut v.ty)),
             TypeKind::Alias(_) | TypeKind::StringEnum { .. } => {}
         }
+    }
+}
+
+/// Untagged unions take the first variant a value deserializes into, and serde ignores unknown
+/// members, so a variant that accepts more values than a later one hides it: `{a}` before `{a, b}`
+/// reads every `{a, b}` as `{a}`, and `serde_json::Value` takes everything. Variants are tried from
+/// the most specific (more required fields) to catch-alls; otherwise in the spec's order.
+fn order_untagged_variants(space: &mut TypeSpace) {
+    let keys: BTreeMap<String, Vec<(u8, std::cmp::Reverse<usize>)>> = space
+        .types
+        .iter()
+        .filter_map(|(name, def)| match &def.kind {
+            TypeKind::Union {
+                variants,
+                tag: None,
+            } => Some((
+                name.clone(),
+                variants.iter().map(|v| specificity(&v.ty, space)).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    for (name, keys) in keys {
+        let def = space.types.get_mut(&name).expect("name from keys");
+        if let TypeKind::Union { variants, .. } = &mut def.kind {
+            let mut keyed: Vec<_> = keys.into_iter().zip(variants.drain(..)).collect();
+            keyed.sort_by_key(|(key, _)| *key);
+            variants.extend(keyed.into_iter().map(|(_, v)| v));
+        }
+    }
+}
+
+/// How much a type accepts, as a sort key: lower is tried first in an untagged union.
+fn specificity(ty: &Ty, space: &TypeSpace) -> (u8, std::cmp::Reverse<usize>) {
+    let mut ty = ty;
+    // Through aliases and boxes, a bounded number of steps (alias cycles were broken before).
+    for _ in 0..16 {
+        match ty {
+            Ty::Boxed(inner) => ty = inner,
+            Ty::Named(n) => match space.types.get(n).map(|d| &d.kind) {
+                Some(TypeKind::Alias(inner)) => ty = inner,
+                Some(TypeKind::Struct(s)) => {
+                    let required = s.fields.iter().filter(|f| f.required).count();
+                    return (u8::from(required == 0), std::cmp::Reverse(required));
+                }
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    match ty {
+        Ty::Json => (3, std::cmp::Reverse(0)),
+        Ty::JsonObject | Ty::Map(_) => (2, std::cmp::Reverse(0)),
+        _ => (0, std::cmp::Reverse(0)),
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Api {
     pub types: TypeSpace,
     pub operations: Vec<Operation>,
     pub warnings: Vec<Warning>,
+    /// A JSON Schema (draft 7) document with one definition per JSON or form request body, so
+    /// generated servers check bodies exactly as the spec says.
+    pub body_schemas: serde_json::Value,
 }
 
 /// Lowers a loaded spec. Never fails: what cannot be expressed degrades to `serde_json::Value` with
@@ -34,8 +37,26 @@ pub struct Api {
 pub fn lower(spec: &Spec) -> Api {
     let mut schemas = lower_schemas::SchemaLowering::new(&spec.openapi);
     schemas.lower_components();
-    let (operations, mut warnings) =
+    let (mut operations, mut warnings) =
         lower_operations::lower_operations(&spec.openapi, &mut schemas, spec.value());
+    let mut targets = Vec::new();
+    for op in &mut operations {
+        let Some(body) = op.body.as_mut() else {
+            continue;
+        };
+        for content in &mut body.contents {
+            use operations::BodyKind;
+            if !matches!(content.kind, BodyKind::Json | BodyKind::Form) {
+                continue;
+            }
+            if let Some(pointer) = &content.schema_pointer {
+                let name = format!("{}:{}", op.name.api, content.media_type);
+                targets.push((name.clone(), pointer.clone()));
+                content.schema_name = Some(name);
+            }
+        }
+    }
+    let body_schemas = crate::schema_check::bundle(spec.value(), &targets);
     let (types, schema_warnings) = schemas.finish();
     warnings.extend(schema_warnings);
     warnings.sort();
@@ -46,5 +67,6 @@ pub fn lower(spec: &Spec) -> Api {
         types,
         operations,
         warnings,
+        body_schemas,
     }
 }

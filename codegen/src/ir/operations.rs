@@ -82,6 +82,10 @@ pub struct Content {
     pub ty: Option<Ty>,
     /// The spec's example body, if it gives one.
     pub example: Option<serde_json::Value>,
+    /// For request bodies with a JSON schema: its definition in [`super::Api::body_schemas`].
+    pub schema_name: Option<String>,
+    /// Where its schema is in the spec.
+    pub schema_pointer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

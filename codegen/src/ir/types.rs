@@ -70,13 +70,15 @@ pub struct TypeDef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeKind {
     Struct(Struct),
-    /// A string enum. Open: values the spec does not list deserialize into `Unknown(String)`,
-    /// because appliances add values between firmware releases.
+    /// A string enum (or a `oneOf` of string enums). Open: values the spec does not list
+    /// deserialize into `Unknown(String)`, because appliances add values between firmware releases.
     StringEnum {
         variants: Vec<Name>,
     },
-    /// `oneOf`/`anyOf`. With a discriminator, the variant is chosen by the tag's value (an unknown
-    /// value keeps the raw JSON); without, the first variant that deserializes wins.
+    /// `oneOf`/`anyOf`. With a discriminator (declared, or implied by a required property that has
+    /// one allowed value in each branch), the variant is chosen by the tag's value (an unknown value
+    /// keeps the raw JSON); without, the first variant that deserializes wins, so lowering orders
+    /// variants from the most specific to catch-alls.
     Union {
         variants: Vec<Variant>,
         tag: Option<String>,

@@ -198,7 +198,7 @@ impl AgentUpgradeTaskStateStatus {
 }
 impl ::std::str::FromStr for AgentUpgradeTaskStateStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Scheduled" => Self::Scheduled,
@@ -1209,7 +1209,7 @@ impl BackupRunSummaryStatus {
 }
 impl ::std::str::FromStr for BackupRunSummaryStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -2362,7 +2362,7 @@ impl CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType {
 impl ::std::str::FromStr
 for CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kStandard" => Self::KStandard,
@@ -2453,7 +2453,7 @@ impl CreateProtectionGroupRunRequestRunType {
 }
 impl ::std::str::FromStr for CreateProtectionGroupRunRequestRunType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kRegular" => Self::KRegular,
@@ -2555,7 +2555,7 @@ impl CreateRecoveryRequestInitiatorType {
 }
 impl ::std::str::FromStr for CreateRecoveryRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -2950,7 +2950,7 @@ impl DownloadAgentRequestPlatform {
 }
 impl ::std::str::FromStr for DownloadAgentRequestPlatform {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kWindows" => Self::KWindows,
@@ -3780,7 +3780,7 @@ impl GetObjectSnapshotsObjectActionKeysItem {
 }
 impl ::std::str::FromStr for GetObjectSnapshotsObjectActionKeysItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kVMware" => Self::KVMware,
@@ -3908,7 +3908,7 @@ impl GetObjectSnapshotsRunTypesItem {
 }
 impl ::std::str::FromStr for GetObjectSnapshotsRunTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kRegular" => Self::KRegular,
@@ -4059,7 +4059,7 @@ impl GetObjectSnapshotsSnapshotActionsItem {
 }
 impl ::std::str::FromStr for GetObjectSnapshotsSnapshotActionsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "RecoverVMs" => Self::RecoverVMs,
@@ -4149,7 +4149,7 @@ impl GetProtectionGroupByIdRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionGroupByIdRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -4237,7 +4237,7 @@ impl GetProtectionGroupRunsArchivalRunStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsArchivalRunStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -4334,7 +4334,7 @@ impl GetProtectionGroupRunsCloudSpinRunStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsCloudSpinRunStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -4431,7 +4431,7 @@ impl GetProtectionGroupRunsLocalBackupRunStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsLocalBackupRunStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -4528,7 +4528,7 @@ impl GetProtectionGroupRunsReplicationRunStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsReplicationRunStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -4598,7 +4598,7 @@ impl GetProtectionGroupRunsRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -4671,7 +4671,7 @@ impl GetProtectionGroupRunsRunTypesItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsRunTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kAll" => Self::KAll,
@@ -4742,7 +4742,7 @@ impl GetProtectionGroupRunsSnapshotTargetTypesItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupRunsSnapshotTargetTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Local" => Self::Local,
@@ -4802,7 +4802,7 @@ impl GetProtectionGroupsEnvironmentsItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsEnvironmentsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kPhysical" => Self::KPhysical,
@@ -4889,7 +4889,7 @@ impl GetProtectionGroupsLastRunAnyStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsLastRunAnyStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -4986,7 +4986,7 @@ impl GetProtectionGroupsLastRunArchivalStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsLastRunArchivalStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -5083,7 +5083,7 @@ impl GetProtectionGroupsLastRunCloudSpinStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsLastRunCloudSpinStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -5180,7 +5180,7 @@ impl GetProtectionGroupsLastRunLocalBackupStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsLastRunLocalBackupStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -5277,7 +5277,7 @@ impl GetProtectionGroupsLastRunReplicationStatusItem {
 }
 impl ::std::str::FromStr for GetProtectionGroupsLastRunReplicationStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -5347,7 +5347,7 @@ impl GetProtectionGroupsRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionGroupsRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -5408,7 +5408,7 @@ impl GetProtectionPoliciesRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionPoliciesRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -5466,7 +5466,7 @@ impl GetProtectionPoliciesTypesItem {
 }
 impl ::std::str::FromStr for GetProtectionPoliciesTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Regular" => Self::Regular,
@@ -5526,7 +5526,7 @@ impl GetProtectionPolicyByIdRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionPolicyByIdRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -5587,7 +5587,7 @@ impl GetProtectionSourceRegistrationRequestInitiatorType {
 }
 impl ::std::str::FromStr for GetProtectionSourceRegistrationRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -5649,7 +5649,7 @@ impl GetRecoveriesArchivalTargetTypeItem {
 }
 impl ::std::str::FromStr for GetRecoveriesArchivalTargetTypeItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Tape" => Self::Tape,
@@ -5833,7 +5833,7 @@ impl GetRecoveriesRecoveryActionsItem {
 }
 impl ::std::str::FromStr for GetRecoveriesRecoveryActionsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "RecoverVMs" => Self::RecoverVMs,
@@ -5932,7 +5932,7 @@ impl GetRecoveriesSnapshotEnvironmentsItem {
 }
 impl ::std::str::FromStr for GetRecoveriesSnapshotEnvironmentsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kPhysical" => Self::KPhysical,
@@ -5998,7 +5998,7 @@ impl GetRecoveriesSnapshotTargetTypeItem {
 }
 impl ::std::str::FromStr for GetRecoveriesSnapshotTargetTypeItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Local" => Self::Local,
@@ -6088,7 +6088,7 @@ impl GetRecoveriesStatusItem {
 }
 impl ::std::str::FromStr for GetRecoveriesStatusItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -8620,7 +8620,7 @@ impl PerformActionOnProtectionGroupRunRequestAction {
 }
 impl ::std::str::FromStr for PerformActionOnProtectionGroupRunRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Pause" => Self::Pause,
@@ -8714,7 +8714,7 @@ impl PerformRunActionResponseAction {
 }
 impl ::std::str::FromStr for PerformRunActionResponseAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Pause" => Self::Pause,
@@ -9686,7 +9686,7 @@ impl ProtectionGroupRequestPriority {
 }
 impl ::std::str::FromStr for ProtectionGroupRequestPriority {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kLow" => Self::KLow,
@@ -9752,7 +9752,7 @@ impl ProtectionGroupRequestQosPolicy {
 }
 impl ::std::str::FromStr for ProtectionGroupRequestQosPolicy {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kBackupHDD" => Self::KBackupHdd,
@@ -11061,7 +11061,7 @@ impl RecoveryStatus {
 }
 impl ::std::str::FromStr for RecoveryStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -12339,7 +12339,7 @@ impl SearchObjectsEnvironmentsItem {
 }
 impl ::std::str::FromStr for SearchObjectsEnvironmentsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kPhysical" => Self::KPhysical,
@@ -12426,7 +12426,7 @@ impl SearchObjectsLastRunStatusListItem {
 }
 impl ::std::str::FromStr for SearchObjectsLastRunStatusListItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Accepted" => Self::Accepted,
@@ -12493,7 +12493,7 @@ impl SearchObjectsOsTypesItem {
 }
 impl ::std::str::FromStr for SearchObjectsOsTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kLinux" => Self::KLinux,
@@ -12580,7 +12580,7 @@ impl SearchObjectsProtectionTypesItem {
 }
 impl ::std::str::FromStr for SearchObjectsProtectionTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kAgent" => Self::KAgent,
@@ -12650,7 +12650,7 @@ impl SearchObjectsRequestInitiatorType {
 }
 impl ::std::str::FromStr for SearchObjectsRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -12705,7 +12705,7 @@ impl SearchObjectsTagCategoriesItem {
 }
 impl ::std::str::FromStr for SearchObjectsTagCategoriesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Security" => Self::Security,
@@ -12767,7 +12767,7 @@ impl SearchObjectsTagSubCategoriesItem {
 }
 impl ::std::str::FromStr for SearchObjectsTagSubCategoriesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Classification" => Self::Classification,
@@ -12829,7 +12829,7 @@ impl SearchObjectsTagTypesItem {
 }
 impl ::std::str::FromStr for SearchObjectsTagTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "System" => Self::System,
@@ -12887,7 +12887,7 @@ impl SearchProtectedObjectsEnvironmentsItem {
 }
 impl ::std::str::FromStr for SearchProtectedObjectsEnvironmentsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kPhysical" => Self::KPhysical,
@@ -12944,7 +12944,7 @@ impl SearchProtectedObjectsObjectActionKey {
 }
 impl ::std::str::FromStr for SearchProtectedObjectsObjectActionKey {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kPhysical" => Self::KPhysical,
@@ -13001,7 +13001,7 @@ impl SearchProtectedObjectsOsTypesItem {
 }
 impl ::std::str::FromStr for SearchProtectedObjectsOsTypesItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "kLinux" => Self::KLinux,
@@ -13061,7 +13061,7 @@ impl SearchProtectedObjectsRequestInitiatorType {
 }
 impl ::std::str::FromStr for SearchProtectedObjectsRequestInitiatorType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "UIUser" => Self::UiUser,
@@ -13209,7 +13209,7 @@ impl SearchProtectedObjectsSnapshotActionsItem {
 }
 impl ::std::str::FromStr for SearchProtectedObjectsSnapshotActionsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "RecoverVMs" => Self::RecoverVMs,

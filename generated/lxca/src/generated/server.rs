@@ -11,6 +11,10 @@
 )]
 use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
 use ::codegen_runtime::server::{Incoming, Shape};
+/// The spec's request body schemas, to check bodies exactly as the spec says.
+static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas = ::codegen_runtime::validation::BodySchemas::new(
+    "{\"components\":{\"schemas\":{\"AcquireUpdatesRequest\":{\"type\":\"object\",\"description\":\"`action=acquire`. The LXCA REST reference's table spells the member `fixid`; its example, the\\nPython client and the Ruby client send `fixids`.\\n\",\"required\":[\"fixids\"],\"additionalProperties\":false,\"properties\":{\"fixids\":{\"type\":\"array\",\"description\":\"IDs of one or more update packages. An item may itself be a comma-separated list (the\\nreference example and pylxca send one string of comma-separated ids).\\n\",\"minItems\":1,\"items\":{\"type\":\"string\"}}}},\"ApplyUpdatesRequest\":{\"type\":\"object\",\"required\":[\"fixids\"],\"additionalProperties\":false,\"properties\":{\"fixids\":{\"type\":\"array\",\"description\":\"Update ID. You can specify only one update ID.\",\"minItems\":1,\"maxItems\":1,\"items\":{\"type\":\"string\"}}}},\"CancelJobRequest\":{\"type\":\"object\",\"required\":[\"cancelRequest\"],\"additionalProperties\":false,\"properties\":{\"cancelRequest\":{\"type\":\"string\",\"description\":\"Always \\\"true\\\".\",\"enum\":[\"true\"]}}},\"CancelPushRequest\":{\"type\":\"object\",\"description\":\"Cancel the push operation that is in progress. Takes no other attribute.\",\"required\":[\"action\",\"operation\"],\"additionalProperties\":false,\"properties\":{\"action\":{\"type\":\"string\",\"description\":\"`cancel`. Cancel the push operation that is in progress.\",\"enum\":[\"cancel\"]},\"operation\":{\"type\":\"string\",\"description\":\"`push`.\",\"enum\":[\"push\"]}}},\"CancelTasksRequest\":{\"type\":\"object\",\"required\":[\"action\",\"list\"],\"additionalProperties\":false,\"properties\":{\"action\":{\"type\":\"string\",\"description\":\"`cancel`. Cancels the specified jobs.\",\"enum\":[\"cancel\"]},\"list\":{\"type\":\"array\",\"description\":\"One or more job IDs.\",\"minItems\":1,\"items\":{\"type\":\"string\"}}}},\"CopyOrMoveBackupRequest\":{\"type\":\"object\",\"description\":\"Copy or move a backup.\",\"required\":[\"action\",\"destination\",\"operation\",\"uuid\"],\"additionalProperties\":false,\"properties\":{\"action\":{\"type\":\"string\",\"description\":\"`start`. Starts a job to copy or move the backup.\",\"enum\":[\"start\"]},\"destination\":{\"type\":\"string\",\"description\":\"Location to save the backup.\\n- `internal`. XClarity Administrator local repository.\\n- `{mount_point}`. Mount point for the remote share that is already configured in the\\n  XClarity Administrator instance.\\nAssumption: a mount point is an absolute path (the example `/mnt/my_remote_share`).\\n\",\"pattern\":\"^(internal|/.*)$\"},\"operation\":{\"type\":\"string\",\"description\":\"Operation to perform on the backup.\\n- `copy`. Copy the backup but do not delete the original copy.\\n- `move`. Copy the backup and delete the original copy.\\n\",\"enum\":[\"copy\",\"move\"]},\"uuid\":{\"type\":\"string\",\"description\":\"UUID of the backup. To obtain the UUID, use GET /managementServer/data.\"}}},\"CreateOsImageImportJobRequest\":{\"type\":\"object\",\"required\":[\"Action\"],\"properties\":{\"Action\":{\"type\":\"string\",\"description\":\"Always `Init`. The LXCA REST reference writes \\\"This value must be init\\\"; the Python and\\nRuby clients send `Init`.\\n\",\"enum\":[\"Init\"]},\"fileSize\":{\"description\":\"Size of the file to be imported (in bytes). vendor-notes.md shows a number, the LXCA REST\\nreference types it String; both are accepted.\\n\",\"oneOf\":[{\"type\":\"integer\",\"format\":\"int64\"},{\"type\":\"string\",\"pattern\":\"^[0-9]+$\"}]}}},\"CreateSessionRequest\":{\"type\":\"object\",\"required\":[\"UserId\",\"password\"],\"properties\":{\"UserId\":{\"type\":\"string\",\"description\":\"User name for the account to be used to log in to Lenovo XClarity Administrator.\"},\"password\":{\"type\":\"string\",\"format\":\"password\",\"x-secret\":true,\"description\":\"Password for the user account.\"}}},\"ImportUpdatesRequest\":{\"type\":\"object\",\"description\":\"`action=import`. The Python and Ruby clients send `files`; the LXCA REST reference shows\\n`size`.\\n\",\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"files\":{\"type\":\"array\",\"description\":\"The files that will be uploaded.\",\"items\":{\"$ref\":\"#/components/schemas/UpdateImportFile\"}},\"size\":{\"type\":\"integer\",\"format\":\"int64\",\"description\":\"Total size, in bytes, of the file to be imported.\"}}},\"ManageBackupRequest\":{\"description\":\"One of three requests; exactly one matches a valid body, so an invalid combination (a cancel\\nwith a destination, a copy without a uuid, a push of `operation: copy`...) is rejected.\\n\",\"oneOf\":[{\"$ref\":\"#/components/schemas/CopyOrMoveBackupRequest\"},{\"$ref\":\"#/components/schemas/PushBackupRequest\"},{\"$ref\":\"#/components/schemas/CancelPushRequest\"}]},\"ManageUpdatesRequest\":{\"description\":\"The body of POST /managementServer/updates; its shape follows `action`. Exactly one of the\\nthree matches a valid body.\\n\",\"oneOf\":[{\"$ref\":\"#/components/schemas/RefreshUpdatesRequest\"},{\"$ref\":\"#/components/schemas/AcquireUpdatesRequest\"},{\"$ref\":\"#/components/schemas/ImportUpdatesRequest\"}]},\"ProcessBackupRequest\":{\"type\":\"object\",\"description\":\"`action=process`: validate and prepare the backup.\",\"required\":[\"passphrase\"],\"additionalProperties\":false,\"properties\":{\"passphrase\":{\"type\":\"string\",\"format\":\"password\",\"x-secret\":true,\"description\":\"Package passphrase that was specified by the user.\"}}},\"PushBackupRequest\":{\"type\":\"object\",\"description\":\"Push a backup to another XClarity Administrator instance.\",\"required\":[\"action\",\"destination\",\"operation\",\"uuid\"],\"additionalProperties\":false,\"properties\":{\"action\":{\"type\":\"string\",\"description\":\"`start`. Start the push operation. This method creates a job to perform the operation.\",\"enum\":[\"start\"]},\"destination\":{\"type\":\"string\",\"description\":\"IP address (IPv4 or IPv6) of the target management server.\"},\"operation\":{\"type\":\"string\",\"description\":\"`push`. Pushes the backup to another XClarity Administrator instance.\",\"enum\":[\"push\"]},\"uuid\":{\"type\":\"string\",\"description\":\"UUID of the backup. To obtain the UUID, use GET /managementServer/data.\"}}},\"RefreshUpdatesRequest\":{\"type\":\"object\",\"description\":\"`action=refresh`.\",\"required\":[\"mts\"],\"additionalProperties\":false,\"properties\":{\"mts\":{\"type\":\"array\",\"description\":\"For management-server updates, this is always \\\"lxca\\\".\",\"minItems\":1,\"items\":{\"type\":\"string\",\"enum\":[\"lxca\"]}}}},\"RemoteFileImportRequest\":{\"type\":\"object\",\"description\":\"Import the file from a remote file server.\",\"required\":[\"serverId\",\"path\"],\"properties\":{\"serverId\":{\"type\":\"string\",\"description\":\"Profile ID for the remote file server (GET /osImages/remoteFileServers).\"},\"path\":{\"type\":\"string\",\"description\":\"Full path to the OS image on the remote file server.\"}}},\"UpdateImportFile\":{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"index\":{\"type\":\"integer\",\"description\":\"Position of the file in the upload.\"},\"name\":{\"type\":\"string\",\"description\":\"File name.\"},\"size\":{\"type\":\"integer\",\"format\":\"int64\",\"description\":\"File size, in bytes.\"},\"type\":{\"type\":\"string\",\"description\":\"Media type of the file (text/plain .txt, text/xml .xml, application/octet-stream .chg, application/x-compressed .tgz).\"}}}}},\"definitions\":{\"CreateSession:application/json\":{\"$ref\":\"#/components/schemas/CreateSessionRequest\"},\"ManageBackup:application/json\":{\"$ref\":\"#/components/schemas/ManageBackupRequest\"},\"ImportBackup:application/json\":{\"$ref\":\"#/components/schemas/ProcessBackupRequest\"},\"ApplyUpdates:application/json\":{\"$ref\":\"#/components/schemas/ApplyUpdatesRequest\"},\"ManageUpdates:application/json\":{\"$ref\":\"#/components/schemas/ManageUpdatesRequest\"},\"CreateOsImageImportJob:application/json\":{\"$ref\":\"#/components/schemas/CreateOsImageImportJobRequest\"},\"ImportOsImageFile:application/json\":{\"$ref\":\"#/components/schemas/RemoteFileImportRequest\"},\"CancelTasks:application/json\":{\"$ref\":\"#/components/schemas/CancelTasksRequest\"},\"CancelJob:application/json\":{\"$ref\":\"#/components/schemas/CancelJobRequest\"}}}",
+);
 /// The Lenovo XClarity Administrator (LXCA) REST API API (1.0.0), to implement.
 ///
 /// Each method receives a request that the router already checked against the spec, and
@@ -615,10 +619,18 @@ async fn parse_create_session(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::CreateSessionRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CreateSessionRequest,
+                >(&BODY_SCHEMAS, "CreateSession:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::CreateSessionRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CreateSessionRequest,
+                >(&BODY_SCHEMAS, "CreateSession:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -921,10 +933,18 @@ async fn parse_manage_backup(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::ManageBackupRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ManageBackupRequest,
+                >(&BODY_SCHEMAS, "ManageBackup:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::ManageBackupRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ManageBackupRequest,
+                >(&BODY_SCHEMAS, "ManageBackup:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -1042,7 +1062,11 @@ async fn parse_import_backup(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            (incoming.json_body::<super::types::ProcessBackupRequest>().await?)
+            (incoming
+                .checked_json_body::<
+                    super::types::ProcessBackupRequest,
+                >(&BODY_SCHEMAS, "ImportBackup:application/json")
+                .await?)
                 .map(import_backup::Body::Json)
         }
         ::std::option::Option::None => ::std::option::Option::None,
@@ -1258,10 +1282,18 @@ async fn parse_apply_updates(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::ApplyUpdatesRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ApplyUpdatesRequest,
+                >(&BODY_SCHEMAS, "ApplyUpdates:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::ApplyUpdatesRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ApplyUpdatesRequest,
+                >(&BODY_SCHEMAS, "ApplyUpdates:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -1377,10 +1409,18 @@ async fn parse_manage_updates(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::ManageUpdatesRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ManageUpdatesRequest,
+                >(&BODY_SCHEMAS, "ManageUpdates:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::ManageUpdatesRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ManageUpdatesRequest,
+                >(&BODY_SCHEMAS, "ManageUpdates:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -1962,10 +2002,18 @@ async fn parse_create_os_image_import_job(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::CreateOsImageImportJobRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CreateOsImageImportJobRequest,
+                >(&BODY_SCHEMAS, "CreateOsImageImportJob:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::CreateOsImageImportJobRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CreateOsImageImportJobRequest,
+                >(&BODY_SCHEMAS, "CreateOsImageImportJob:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -2265,7 +2313,11 @@ async fn parse_import_os_image_file(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            (incoming.json_body::<super::types::RemoteFileImportRequest>().await?)
+            (incoming
+                .checked_json_body::<
+                    super::types::RemoteFileImportRequest,
+                >(&BODY_SCHEMAS, "ImportOsImageFile:application/json")
+                .await?)
                 .map(import_os_image_file::Body::Json)
         }
         ::std::option::Option::None => ::std::option::Option::None,
@@ -2450,10 +2502,18 @@ async fn parse_cancel_tasks(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::CancelTasksRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CancelTasksRequest,
+                >(&BODY_SCHEMAS, "CancelTasks:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::CancelTasksRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CancelTasksRequest,
+                >(&BODY_SCHEMAS, "CancelTasks:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -3007,10 +3067,18 @@ async fn parse_cancel_job(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::CancelJobRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CancelJobRequest,
+                >(&BODY_SCHEMAS, "CancelJob:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::CancelJobRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::CancelJobRequest,
+                >(&BODY_SCHEMAS, "CancelJob:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(

@@ -70,7 +70,7 @@ impl ApplyUpdatesAction {
 }
 impl ::std::str::FromStr for ApplyUpdatesAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "apply" => Self::Apply,
@@ -254,7 +254,7 @@ impl CancelJobRequestCancelRequest {
 }
 impl ::std::str::FromStr for CancelJobRequestCancelRequest {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "true" => Self::True,
@@ -317,7 +317,7 @@ impl CancelPushRequestAction {
 }
 impl ::std::str::FromStr for CancelPushRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "cancel" => Self::Cancel,
@@ -372,7 +372,7 @@ impl CancelPushRequestOperation {
 }
 impl ::std::str::FromStr for CancelPushRequestOperation {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "push" => Self::Push,
@@ -434,7 +434,7 @@ impl CancelTasksRequestAction {
 }
 impl ::std::str::FromStr for CancelTasksRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "cancel" => Self::Cancel,
@@ -507,7 +507,7 @@ impl CopyOrMoveBackupRequestAction {
 }
 impl ::std::str::FromStr for CopyOrMoveBackupRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "start" => Self::Start,
@@ -567,7 +567,7 @@ impl CopyOrMoveBackupRequestOperation {
 }
 impl ::std::str::FromStr for CopyOrMoveBackupRequestOperation {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "copy" => Self::Copy,
@@ -639,7 +639,7 @@ impl CreateOsImageImportJobRequestAction {
 }
 impl ::std::str::FromStr for CreateOsImageImportJobRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Init" => Self::Init,
@@ -675,7 +675,8 @@ impl<'de> ::serde::Deserialize<'de> for CreateOsImageImportJobRequestAction {
 /// Size of the file to be imported (in bytes). vendor-notes.md shows a number, the LXCA REST
 /// reference types it String; both are accepted.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateOsImageImportJobRequestFileSize {
@@ -720,7 +721,7 @@ impl GetOsImagesImageType {
 }
 impl ::std::str::FromStr for GetOsImagesImageType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "OSPROFILE" => Self::Osprofile,
@@ -773,7 +774,7 @@ impl GetUpdatesAction {
 }
 impl ::std::str::FromStr for GetUpdatesAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "status" => Self::Status,
@@ -829,7 +830,7 @@ impl GetUpdatesFiletype {
 }
 impl ::std::str::FromStr for GetUpdatesFiletype {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "readme" => Self::Readme,
@@ -895,7 +896,7 @@ impl GetUpdatesKey {
 }
 impl ::std::str::FromStr for GetUpdatesKey {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "all" => Self::All,
@@ -970,7 +971,7 @@ impl GetUpdatesRepositoryKey {
 }
 impl ::std::str::FromStr for GetUpdatesRepositoryKey {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "all" => Self::All,
@@ -1010,7 +1011,8 @@ impl<'de> ::serde::Deserialize<'de> for GetUpdatesRepositoryKey {
     }
 }
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetUpdatesResponse {
@@ -1069,7 +1071,7 @@ impl ImageType {
 }
 impl ::std::str::FromStr for ImageType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "BUNDLE" => Self::Bundle,
@@ -1135,7 +1137,7 @@ impl ImportBackupAction {
 }
 impl ::std::str::FromStr for ImportBackupAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "import" => Self::Import,
@@ -1189,7 +1191,7 @@ impl ImportUpdateFilesAction {
 }
 impl ::std::str::FromStr for ImportUpdateFilesAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "import" => Self::Import,
@@ -1371,7 +1373,7 @@ impl JobState {
 }
 impl ::std::str::FromStr for JobState {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Pending" => Self::Pending,
@@ -1448,7 +1450,8 @@ pub struct JobStatusDescriptionItem {
 /// One of three requests; exactly one matches a valid body, so an invalid combination (a cancel
 /// with a destination, a copy without a uuid, a push of `operation: copy`...) is rejected.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum ManageBackupRequest {
@@ -1482,7 +1485,7 @@ impl ManageUpdatesAction {
 }
 impl ::std::str::FromStr for ManageUpdatesAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "acquire" => Self::Acquire,
@@ -1520,7 +1523,8 @@ impl<'de> ::serde::Deserialize<'de> for ManageUpdatesAction {
 /// The body of POST /managementServer/updates; its shape follows `action`. Exactly one of the
 /// three matches a valid body.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum ManageUpdatesRequest {
@@ -1549,12 +1553,13 @@ pub struct Message {
 /// every example (the excerpts' and the notes') shows a single object, so both forms are
 /// accepted.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageRecovery {
-    Recovery(Recovery),
     V1(::std::vec::Vec<Recovery>),
+    Recovery(Recovery),
 }
 /// Multipart body: the attributes are the part names. The excerpt lists `checksumType` and
 /// `checksumValue` in its query-parameter table but says each "is added as an item of the
@@ -1609,7 +1614,7 @@ impl OsImageFileUploadChecksumType {
 }
 impl ::std::str::FromStr for OsImageFileUploadChecksumType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "MD5" => Self::Md5,
@@ -1747,7 +1752,7 @@ impl PushBackupRequestAction {
 }
 impl ::std::str::FromStr for PushBackupRequestAction {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "start" => Self::Start,
@@ -1802,7 +1807,7 @@ impl PushBackupRequestOperation {
 }
 impl ::std::str::FromStr for PushBackupRequestOperation {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "push" => Self::Push,
@@ -1874,7 +1879,7 @@ impl RefreshUpdatesRequestMtsItem {
 }
 impl ::std::str::FromStr for RefreshUpdatesRequestMtsItem {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "lxca" => Self::Lxca,
@@ -1955,7 +1960,7 @@ impl Result {
 }
 impl ::std::str::FromStr for Result {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "success" => Self::Success,
@@ -2160,7 +2165,7 @@ impl TaskStatus {
 }
 impl ::std::str::FromStr for TaskStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Pending" => Self::Pending,

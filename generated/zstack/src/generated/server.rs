@@ -11,6 +11,10 @@
 )]
 use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
 use ::codegen_runtime::server::{Incoming, Shape};
+/// The spec's request body schemas, to check bodies exactly as the spec says.
+static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas = ::codegen_runtime::validation::BodySchemas::new(
+    "{\"components\":{\"schemas\":{\"LogInByAccountParameters\":{\"type\":\"object\",\"required\":[\"accountName\",\"password\"],\"properties\":{\"accountName\":{\"type\":\"string\",\"description\":\"The account name.\",\"example\":\"admin\"},\"password\":{\"type\":\"string\",\"format\":\"password\",\"x-secret\":true,\"description\":\"The SHA-512 hash of the password, as 128 lowercase hexadecimal characters.\",\"pattern\":\"^[0-9a-fA-F]{128}$\"}}},\"LogInByAccountRequest\":{\"type\":\"object\",\"required\":[\"logInByAccount\"],\"properties\":{\"logInByAccount\":{\"$ref\":\"#/components/schemas/LogInByAccountParameters\"},\"systemTags\":{\"type\":\"array\",\"description\":\"Optional. The system tags.\",\"items\":{\"type\":\"string\"}},\"userTags\":{\"type\":\"array\",\"description\":\"Optional. The user tags.\",\"items\":{\"type\":\"string\"}}}},\"ReconnectBackupStorageRequest\":{\"type\":\"object\",\"required\":[\"reconnectBackupStorage\"],\"properties\":{\"reconnectBackupStorage\":{\"type\":\"object\",\"description\":\"The action's parameters; reconnecting takes none, so this is an empty object.\"},\"systemTags\":{\"type\":\"array\",\"description\":\"Optional. The system tags.\",\"items\":{\"type\":\"string\"}},\"userTags\":{\"type\":\"array\",\"description\":\"Optional. The user tags.\",\"items\":{\"type\":\"string\"}}}}}},\"definitions\":{\"LogInByAccount:application/json\":{\"$ref\":\"#/components/schemas/LogInByAccountRequest\"},\"ReconnectBackupStorage:application/json\":{\"$ref\":\"#/components/schemas/ReconnectBackupStorageRequest\"}}}",
+);
 /// The ZStack backup storage API API (v1), to implement.
 ///
 /// Each method receives a request that the router already checked against the spec, and
@@ -159,10 +163,18 @@ async fn parse_log_in_by_account(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::LogInByAccountRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::LogInByAccountRequest,
+                >(&BODY_SCHEMAS, "LogInByAccount:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::LogInByAccountRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::LogInByAccountRequest,
+                >(&BODY_SCHEMAS, "LogInByAccount:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(
@@ -654,10 +666,18 @@ async fn parse_reconnect_backup_storage(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::ReconnectBackupStorageRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ReconnectBackupStorageRequest,
+                >(&BODY_SCHEMAS, "ReconnectBackupStorage:application/json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::ReconnectBackupStorageRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::ReconnectBackupStorageRequest,
+                >(&BODY_SCHEMAS, "ReconnectBackupStorage:application/json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(

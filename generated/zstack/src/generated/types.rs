@@ -105,7 +105,7 @@ impl BackupStorageCommonState {
 }
 impl ::std::str::FromStr for BackupStorageCommonState {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Enabled" => Self::Enabled,
@@ -167,7 +167,7 @@ impl BackupStorageCommonStatus {
 }
 impl ::std::str::FromStr for BackupStorageCommonStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Connecting" => Self::Connecting,
@@ -385,7 +385,7 @@ impl CephBackupStorageInventoryState {
 }
 impl ::std::str::FromStr for CephBackupStorageInventoryState {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Enabled" => Self::Enabled,
@@ -447,7 +447,7 @@ impl CephBackupStorageInventoryStatus {
 }
 impl ::std::str::FromStr for CephBackupStorageInventoryStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Connecting" => Self::Connecting,
@@ -502,7 +502,7 @@ impl CephBackupStorageInventoryType {
 }
 impl ::std::str::FromStr for CephBackupStorageInventoryType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Ceph" => Self::Ceph,
@@ -636,7 +636,7 @@ impl CephBackupStorageMonStatus {
 }
 impl ::std::str::FromStr for CephBackupStorageMonStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Connecting" => Self::Connecting,
@@ -694,7 +694,7 @@ impl DeleteBackupStorageDeleteMode {
 }
 impl ::std::str::FromStr for DeleteBackupStorageDeleteMode {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Permissive" => Self::Permissive,
@@ -881,7 +881,7 @@ impl ImageStoreBackupStorageInventoryState {
 }
 impl ::std::str::FromStr for ImageStoreBackupStorageInventoryState {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Enabled" => Self::Enabled,
@@ -943,7 +943,7 @@ impl ImageStoreBackupStorageInventoryStatus {
 }
 impl ::std::str::FromStr for ImageStoreBackupStorageInventoryStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "Connecting" => Self::Connecting,
@@ -998,7 +998,7 @@ impl ImageStoreBackupStorageInventoryType {
 }
 impl ::std::str::FromStr for ImageStoreBackupStorageInventoryType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "ImageStoreBackupStorage" => Self::ImageStoreBackupStorage,

@@ -16,10 +16,23 @@ pub fn round_trip_as(
 > {
     ::std::option::Option::Some(
         match type_name {
+            "ABC" => round_trip::<ABC>(value),
+            "Default" => round_trip::<Default>(value),
+            "Escaped" => round_trip::<Escaped>(value),
+            "Flattened" => round_trip::<Flattened>(value),
             "Option" => round_trip::<Option>(value),
+            "Other" => round_trip::<Other>(value),
+            "OtherOrUnknown" => round_trip::<OtherOrUnknown>(value),
             "Result" => round_trip::<Result>(value),
+            "Serialize" => round_trip::<Serialize>(value),
+            "Some" => round_trip::<Some>(value),
             "String" => round_trip::<String>(value),
+            "Unicode" => round_trip::<Unicode>(value),
+            "UnicodeMode" => round_trip::<UnicodeMode>(value),
+            "UnicodeMode2" => round_trip::<UnicodeMode2>(value),
+            "Unknown" => round_trip::<Unknown>(value),
             "V2fa" => round_trip::<V2fa>(value),
+            "Value" => round_trip::<Value>(value),
             _ => return ::std::option::Option::None,
         },
     )

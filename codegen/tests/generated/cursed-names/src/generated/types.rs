@@ -10,6 +10,87 @@
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ABC {
+    /// "x"
+    X,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl ABC {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::X => "x",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for ABC {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "x" => Self::X,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for ABC {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ABC {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ABC {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Default {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<Value>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Escaped {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub slashed: ::std::option::Option<ABC>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Flattened {
+    #[serde(
+        rename = "additional_properties",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub additional_properties2: ::std::option::Option<::std::string::String>,
+    #[serde(
+        rename = "additionalProperties",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub additional_properties3: ::std::option::Option<::std::string::String>,
+    /// Members not named above (`additionalProperties`).
+    #[serde(flatten)]
+    pub additional_properties: ::std::collections::BTreeMap<::std::string::String, i32>,
+}
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Option {
     /// ""
     Empty,
@@ -54,7 +135,7 @@ impl Option {
 }
 impl ::std::str::FromStr for Option {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "" => Self::Empty,
@@ -94,6 +175,58 @@ impl<'de> ::serde::Deserialize<'de> for Option {
         )?;
         let ::std::result::Result::Ok(parsed) = value.parse();
         ::std::result::Result::Ok(parsed)
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Other {
+    pub kind: ::std::string::String,
+}
+///
+/// Chosen by the value of `kind`; an unknown value is kept, whole, as `Other`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OtherOrUnknown {
+    Other2(Other),
+    Unknown(Unknown),
+    /// A variant this spec does not list.
+    Other(::serde_json::Value),
+}
+impl ::serde::Serialize for OtherOrUnknown {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        let (tag, value) = match self {
+            Self::Other2(v) => ("Other", ::serde_json::to_value(v)),
+            Self::Unknown(v) => ("Unknown", ::serde_json::to_value(v)),
+            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+        };
+        let mut value = value.map_err(::serde::ser::Error::custom)?;
+        if let ::serde_json::Value::Object(members) = &mut value {
+            members.entry("kind").or_insert_with(|| ::serde_json::Value::from(tag));
+        }
+        ::serde::Serialize::serialize(&value, serializer)
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OtherOrUnknown {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match value.get("kind").and_then(::serde_json::Value::as_str) {
+            ::std::option::Option::Some("Other") => {
+                ::serde_json::from_value(value)
+                    .map(Self::Other2)
+                    .map_err(::serde::de::Error::custom)
+            }
+            ::std::option::Option::Some("Unknown") => {
+                ::serde_json::from_value(value)
+                    .map(Self::Unknown)
+                    .map_err(::serde::de::Error::custom)
+            }
+            _ => ::std::result::Result::Ok(Self::Other(value)),
+        }
     }
 }
 /// Shadows std's Result; generated code must still compile.
@@ -152,8 +285,173 @@ pub struct Result {
     pub r#box: ::std::option::Option<String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Serialize {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub deserialize: ::std::option::Option<Some>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Some {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub none: ::std::option::Option<bool>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct String {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub vec: ::std::option::Option<::std::vec::Vec<Result>>,
 }
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Unicode {
+    #[serde(
+        rename = "größe",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub gr_e: ::std::option::Option<i32>,
+    #[serde(
+        rename = "名前",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub sym540_d524d: ::std::option::Option<::std::string::String>,
+    #[serde(
+        rename = "",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub empty: ::std::option::Option<::std::string::String>,
+    #[serde(
+        rename = " ",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+    )]
+    pub sym20: ::std::option::Option<::std::string::String>,
+    /// Its inline type would be called `UnicodeMode`, which is taken below.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub mode: ::std::option::Option<UnicodeMode2>,
+}
+pub type UnicodeMode = ::std::string::String;
+/// Its inline type would be called `UnicodeMode`, which is taken below.
+///
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnicodeMode2 {
+    /// "a"
+    A,
+    /// "A"
+    A2,
+    /// " "
+    Sym20,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl UnicodeMode2 {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::A => "a",
+            Self::A2 => "A",
+            Self::Sym20 => " ",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for UnicodeMode2 {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "a" => Self::A,
+                "A" => Self::A2,
+                " " => Self::Sym20,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for UnicodeMode2 {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for UnicodeMode2 {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UnicodeMode2 {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Unknown {
+    pub kind: ::std::string::String,
+}
 pub type V2fa = i32;
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// "Ok"
+    Ok,
+    /// "Err"
+    Err,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl Value {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ok => "Ok",
+            Self::Err => "Err",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for Value {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "Ok" => Self::Ok,
+                "Err" => Self::Err,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for Value {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for Value {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Value {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}

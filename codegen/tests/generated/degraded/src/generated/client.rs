@@ -39,4 +39,83 @@ impl Client {
     pub async fn logout(&self) {
         self.raw.logout().await
     }
+    ///
+    /// `GET /holders/{id}` (getHolder)
+    pub async fn get_holder(
+        &self,
+        id: &str,
+        options: &get_holder::Options,
+    ) -> ::std::result::Result<
+        get_holder::Success,
+        ::codegen_runtime::Error<get_holder::Failure>,
+    > {
+        let request = Self::request_get_holder(id, options)?;
+        let response = self.raw.send(request).await?;
+        Self::decode_get_holder(response).await
+    }
+    #[doc(hidden)]
+    pub fn request_get_holder(
+        id: &str,
+        options: &get_holder::Options,
+    ) -> ::std::result::Result<
+        ::codegen_runtime::ApiRequest,
+        ::codegen_runtime::Error<get_holder::Failure>,
+    > {
+        let mut request = ::codegen_runtime::ApiRequest::new(
+            ::codegen_runtime::http::Method::GET,
+            format!(
+                "/holders/{}", ::codegen_runtime::encoding::path_segment_named("id", &
+                (id).to_param(), ::codegen_runtime::Style::Simple, false)
+            ),
+        );
+        if let ::std::option::Option::Some(value) = options.verbose.as_ref() {
+            request
+                .query
+                .extend(
+                    ::codegen_runtime::encoding::query_pairs(
+                        "verbose",
+                        &(value).to_param(),
+                        ::codegen_runtime::Style::Form,
+                        true,
+                    ),
+                );
+        }
+        ::std::result::Result::Ok(request)
+    }
+    #[doc(hidden)]
+    pub async fn decode_get_holder(
+        response: ::codegen_runtime::ApiResponse,
+    ) -> ::std::result::Result<
+        get_holder::Success,
+        ::codegen_runtime::Error<get_holder::Failure>,
+    > {
+        let status = response.status();
+        match status {
+            200u16 => {
+                let value = response.json().await?;
+                ::std::result::Result::Ok(get_holder::Success::Ok(value))
+            }
+            _ => {
+                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
+            }
+        }
+    }
+}
+/// Types of [`Client::get_holder`](super::Client::get_holder).
+pub mod get_holder {
+    /// The documented success answers.
+    #[derive(Debug)]
+    pub enum Success {
+        /// 200: ok
+        Ok(super::super::types::Holder),
+    }
+    /// The documented error answers, with the vendor's error body.
+    #[derive(Debug)]
+    pub enum Failure {}
+    /// Optional parameters, and headers (which the client's default headers may supply).
+    #[derive(Debug, Clone, Default)]
+    pub struct Options {
+        /// `verbose` (query).
+        pub verbose: ::std::option::Option<bool>,
+    }
 }

@@ -15,9 +15,93 @@ use ::codegen_runtime::server::{Incoming, Shape};
 ///
 /// Each method receives a request that the router already checked against the spec, and
 /// answers one of the documented responses (plus any headers, through `Reply`).
-pub trait Api: ::std::marker::Send + ::std::marker::Sync + 'static {}
+pub trait Api: ::std::marker::Send + ::std::marker::Sync + 'static {
+    ///
+    /// `GET /holders/{id}` (getHolder)
+    fn get_holder(
+        &self,
+        request: get_holder::Request,
+    ) -> impl ::std::future::Future<
+        Output = ::codegen_runtime::server::Reply<get_holder::Response>,
+    > + ::std::marker::Send;
+}
 /// An axum router serving `api` at the paths of the spec (nest it under the server's base
 /// path, such as `/zstack`, when there is one).
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::codegen_runtime::axum::Router {
-    ::codegen_runtime::axum::Router::new().with_state(api)
+    ::codegen_runtime::axum::Router::new()
+        .route(
+            "/holders/{id}",
+            ::codegen_runtime::axum::routing::get(handle_get_holder::<A>),
+        )
+        .with_state(api)
+}
+async fn handle_get_holder<A: Api>(
+    ::codegen_runtime::axum::extract::State(
+        api,
+    ): ::codegen_runtime::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::codegen_runtime::axum::extract::Request,
+) -> ::codegen_runtime::axum::response::Response {
+    const RULES: &[ValidationRule] = &[];
+    let mut incoming = Incoming::new(request, "/holders/{id}");
+    let request = match parse_get_holder(&mut incoming).await {
+        ::std::result::Result::Ok(request) => request,
+        ::std::result::Result::Err(problem) => {
+            return ::codegen_runtime::validation::render(RULES, &problem);
+        }
+    };
+    let reply = api.get_holder(request).await;
+    match reply.response {
+        get_holder::Response::Ok(value) => {
+            ::codegen_runtime::server::json(
+                200u16,
+                "application/json",
+                &value,
+                reply.headers,
+            )
+        }
+    }
+}
+async fn parse_get_holder(
+    incoming: &mut Incoming,
+) -> ::std::result::Result<get_holder::Request, Problem> {
+    let id = ::codegen_runtime::validation::require(
+        RequestPart::Path,
+        "id",
+        incoming
+            .param::<
+                ::std::string::String,
+            >(
+                RequestPart::Path,
+                "id",
+                ::codegen_runtime::Style::Simple,
+                false,
+                Shape::Scalar,
+            )?,
+    )?;
+    let verbose = incoming
+        .param::<
+            bool,
+        >(
+            RequestPart::Query,
+            "verbose",
+            ::codegen_runtime::Style::Form,
+            true,
+            Shape::Scalar,
+        )?;
+    ::std::result::Result::Ok(get_holder::Request { id, verbose })
+}
+/// Request and responses of [`Api::get_holder`](super::Api::get_holder).
+pub mod get_holder {
+    /// The request, extracted and checked against the spec.
+    #[derive(Debug)]
+    pub struct Request {
+        pub id: ::std::string::String,
+        pub verbose: ::std::option::Option<bool>,
+    }
+    /// Every documented answer.
+    #[derive(Debug)]
+    pub enum Response {
+        /// 200: ok
+        Ok(super::super::types::Holder),
+    }
 }

@@ -31,15 +31,38 @@ pub struct Holder {
     pub none: ::std::option::Option<NoBranches>,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tag: ::std::option::Option<::std::boxed::Box<UnknownTag>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub both: ::std::option::Option<PropertiesAndUnion>,
 }
 pub type LoopA = ::serde_json::Value;
 pub type LoopB = ::serde_json::Value;
 pub type Nested = ::serde_json::Value;
 pub type NoBranches = ::serde_json::Value;
 pub type NotAString = ::serde_json::Value;
+/// Properties next to a oneOf of other objects; only the branches become the type.
+///
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(untagged)]
+pub enum PropertiesAndUnion {
+    V0(PropertiesAndUnionV0),
+    V1(PropertiesAndUnionV1),
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PropertiesAndUnionV0 {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub left: ::std::option::Option<::std::string::String>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PropertiesAndUnionV1 {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub right: ::std::option::Option<::std::string::String>,
+}
 pub type StringAndObject = ::serde_json::Value;
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum UnknownTag {

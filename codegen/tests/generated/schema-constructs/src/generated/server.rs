@@ -11,6 +11,10 @@
 )]
 use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
 use ::codegen_runtime::server::{Incoming, Shape};
+/// The spec's request body schemas, to check bodies exactly as the spec says.
+static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas = ::codegen_runtime::validation::BodySchemas::new(
+    "{\"components\":{\"schemas\":{}},\"definitions\":{\"patchWidget:application/merge-patch+json\":{\"description\":\"An inline object in a `+json` request body.\",\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"color\":{\"type\":[\"string\",\"null\"]}}}}}",
+);
 /// The Schema constructs API (1), to implement.
 ///
 /// Each method receives a request that the router already checked against the spec, and
@@ -140,10 +144,18 @@ async fn parse_patch_widget(
         ::std::option::Option::Some(
             ct,
         ) if ct == "application/merge-patch+json" || ct.ends_with("+json") => {
-            incoming.json_body::<super::types::PatchWidgetRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::PatchWidgetRequest,
+                >(&BODY_SCHEMAS, "patchWidget:application/merge-patch+json")
+                .await?
         }
         ::std::option::Option::None => {
-            incoming.json_body::<super::types::PatchWidgetRequest>().await?
+            incoming
+                .checked_json_body::<
+                    super::types::PatchWidgetRequest,
+                >(&BODY_SCHEMAS, "patchWidget:application/merge-patch+json")
+                .await?
         }
         ::std::option::Option::Some(other) => {
             return ::std::result::Result::Err(

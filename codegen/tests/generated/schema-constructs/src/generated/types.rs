@@ -23,6 +23,17 @@ pub struct Base {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
 }
+/// An untagged oneOf whose first branch accepts every value of the second (serde ignores unknown members): the variant with more required fields is tried first.
+///
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(untagged)]
+pub enum BaseOrNamed {
+    Named(Named),
+    Base(Base),
+    V2(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+}
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Cat {
     #[serde(rename = "petType")]
@@ -77,7 +88,7 @@ impl Color {
 }
 impl ::std::str::FromStr for Color {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "red" => Self::Red,
@@ -141,7 +152,8 @@ pub struct Dimensions {
 }
 /// `anyOf`: the first branch the value fits.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum DimensionsOrLabel {
@@ -169,18 +181,20 @@ pub struct Employee {
 }
 /// Recursion through a oneOf.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum Expr {
-    Literal(Literal),
     Sum(::std::boxed::Box<Sum>),
+    Literal(Literal),
 }
 /// `additionalProperties: true` alone: any members.
 pub type FreeForm = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
 /// An untagged oneOf of scalars.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum IdOrName {
@@ -227,12 +241,13 @@ pub struct InventoryLinesItem {
 }
 /// Inline objects inside oneOf branches.
 ///
-/// Untagged: the first variant that the value deserializes into.
+/// Untagged: the first variant that the value deserializes into, trying variants with
+/// more required fields before those with fewer, and catch-alls last.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum InventoryLocation {
-    Shelf(InventoryLocationShelf),
     V1(InventoryLocationV1),
+    Shelf(InventoryLocationShelf),
 }
 /// Shelf
 #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
@@ -269,7 +284,7 @@ impl InventoryStatus {
 }
 impl ::std::str::FromStr for InventoryStatus {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "open" => Self::Open,
@@ -340,7 +355,7 @@ impl Match {
 }
 impl ::std::str::FromStr for Match {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "fn" => Self::Fn,
@@ -457,7 +472,7 @@ impl NotificationEmailChannel {
 }
 impl ::std::str::FromStr for NotificationEmailChannel {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "email" => Self::Email,
@@ -515,7 +530,7 @@ impl NotificationSmsChannel {
 }
 impl ::std::str::FromStr for NotificationSmsChannel {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "sms" => Self::Sms,
@@ -662,6 +677,76 @@ impl<'de> ::serde::Deserialize<'de> for Pet {
         }
     }
 }
+/// A oneOf of one-value string enums (how schemars documents each value of a Rust enum): one open enum of all the values, not a union whose first branch would take every string.
+///
+/// - `on`: Powered and running.
+/// - `off`: Powered off.
+///
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PowerState {
+    /// "on"
+    On,
+    /// "off"
+    Off,
+    /// "standby"
+    Standby,
+    /// "hibernating"
+    Hibernating,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl PowerState {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::On => "on",
+            Self::Off => "off",
+            Self::Standby => "standby",
+            Self::Hibernating => "hibernating",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for PowerState {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "on" => Self::On,
+                "off" => Self::Off,
+                "standby" => Self::Standby,
+                "hibernating" => Self::Hibernating,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for PowerState {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PowerState {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PowerState {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Problem {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -758,7 +843,7 @@ impl RangeRangeFromType {
 }
 impl ::std::str::FromStr for RangeRangeFromType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "range_from" => Self::RangeFrom,
@@ -816,7 +901,7 @@ impl RangeRangeToType {
 }
 impl ::std::str::FromStr for RangeRangeToType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "range_to" => Self::RangeTo,
@@ -869,7 +954,7 @@ impl RangeRangeType {
 }
 impl ::std::str::FromStr for RangeRangeType {
     type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
         ::std::result::Result::Ok(
             match value {
                 "range" => Self::Range,
@@ -901,6 +986,16 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeType {
         let ::std::result::Result::Ok(parsed) = value.parse();
         ::std::result::Result::Ok(parsed)
     }
+}
+/// A oneOf next to properties that only says which of them must be present (GitHub's request bodies): the object, with those properties optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Selector {
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub owner: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub repo: ::std::option::Option<::std::string::String>,
 }
 /// A discriminator without a `mapping`: the tag is the name of the schema.
 ///
@@ -955,6 +1050,63 @@ impl<'de> ::serde::Deserialize<'de> for Shape {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Square {
     pub side: f64,
+}
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Standby {
+    /// "standby"
+    Standby,
+    /// "hibernating"
+    Hibernating,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl Standby {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Standby => "standby",
+            Self::Hibernating => "hibernating",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for Standby {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "standby" => Self::Standby,
+                "hibernating" => Self::Hibernating,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for Standby {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for Standby {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Standby {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Sum {
