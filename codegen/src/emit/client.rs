@@ -205,7 +205,7 @@ fn operation_module(op: &Operation) -> TokenStream {
     }
 }
 
-fn body_variant(kind: BodyKind) -> &'static str {
+pub(super) fn body_variant(kind: BodyKind) -> &'static str {
     match kind {
         BodyKind::Json => "Json",
         BodyKind::Form => "Form",
@@ -228,7 +228,7 @@ fn body_type(c: &Content, types: &TokenStream) -> TokenStream {
 }
 
 /// Parameters passed as method arguments: path parameters and required query/cookie ones.
-fn is_argument(p: &Parameter) -> bool {
+pub(super) fn is_argument(p: &Parameter) -> bool {
     p.location == Location::Path
         || (p.required && matches!(p.location, Location::Query | Location::Cookie))
 }
@@ -295,7 +295,7 @@ fn param_value(t: &Ty, v: TokenStream) -> TokenStream {
     }
 }
 
-fn style_tokens(s: Style) -> TokenStream {
+pub(super) fn style_tokens(s: Style) -> TokenStream {
     match s {
         Style::Form => quote!(::codegen_runtime::Style::Form),
         Style::Simple => quote!(::codegen_runtime::Style::Simple),

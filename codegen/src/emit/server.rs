@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::client::status_variant;
+use super::client::{body_variant, status_variant, style_tokens};
 use super::tokens::{doc, ident, ty_at};
 use crate::ir::operations::{BodyKind, Content, Location, Operation, Parameter, Response};
 use crate::ir::{Api, Ty};
@@ -196,16 +196,6 @@ fn operation_module(op: &Operation) -> TokenStream {
     }
 }
 
-fn body_variant(kind: BodyKind) -> &'static str {
-    match kind {
-        BodyKind::Json => "Json",
-        BodyKind::Form => "Form",
-        BodyKind::Multipart => "Multipart",
-        BodyKind::Binary => "Binary",
-        BodyKind::Text => "Text",
-    }
-}
-
 fn body_type(c: &Content, types: &TokenStream) -> TokenStream {
     match (c.kind, &c.ty) {
         (BodyKind::Json | BodyKind::Form, Some(t)) => ty_at(t, types),
@@ -225,26 +215,13 @@ fn part(l: Location) -> TokenStream {
     }
 }
 
-fn style(p: &Parameter) -> TokenStream {
-    use crate::ir::operations::Style;
-    match p.style {
-        Style::Form => quote!(::codegen_runtime::Style::Form),
-        Style::Simple => quote!(::codegen_runtime::Style::Simple),
-        Style::Label => quote!(::codegen_runtime::Style::Label),
-        Style::Matrix => quote!(::codegen_runtime::Style::Matrix),
-        Style::SpaceDelimited => quote!(::codegen_runtime::Style::SpaceDelimited),
-        Style::PipeDelimited => quote!(::codegen_runtime::Style::PipeDelimited),
-        Style::DeepObject => quote!(::codegen_runtime::Style::DeepObject),
-    }
-}
-
 /// Statements reading one parameter into a local of its name, then checking its constraints.
 fn read_parameter(p: &Parameter, types: &TokenStream) -> TokenStream {
     let name = ident(&p.name.rust);
     let api = &p.name.api;
     let t = ty_at(&p.ty, types);
     let part = part(p.location);
-    let style = style(p);
+    let style = style_tokens(p.style);
     let explode = p.explode;
     let shape = match &p.ty {
         Ty::Vec(_) => quote!(Shape::List),

@@ -8,9 +8,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::{json, Map, Value};
 
-use super::client::{chosen_content, status_variant};
+use super::client::{body_variant, chosen_content, is_argument, status_variant};
 use super::tokens::{ident, ty_at};
-use crate::ir::operations::{BodyKind, Location, Operation, Parameter};
+use crate::ir::operations::{BodyKind, Operation, Parameter};
 use crate::ir::types::TypeKind;
 use crate::ir::{Api, Ty, TypeSpace};
 
@@ -82,11 +82,6 @@ fn answer(api: &Api, op: &Operation, types: &TokenStream) -> TokenStream {
             #response.into()
         }
     }
-}
-
-fn is_argument(p: &Parameter) -> bool {
-    p.location == Location::Path
-        || (p.required && matches!(p.location, Location::Query | Location::Cookie))
 }
 
 /// A value for a parameter: its example, or one that satisfies its constraints.
@@ -175,16 +170,7 @@ fn call(api: &Api, op: &Operation, types: &TokenStream) -> TokenStream {
         let c = &b.contents[0];
         let module = ident(&op.name.rust);
         let several = b.contents.len() > 1;
-        let variant = format_ident!(
-            "{}",
-            match c.kind {
-                BodyKind::Json => "Json",
-                BodyKind::Form => "Form",
-                BodyKind::Multipart => "Multipart",
-                BodyKind::Binary => "Binary",
-                BodyKind::Text => "Text",
-            }
-        );
+        let variant = format_ident!("{}", body_variant(c.kind));
         let owned = match (c.kind, &c.ty) {
             (BodyKind::Json | BodyKind::Form, Some(t)) => {
                 let sample = c
