@@ -147,3 +147,64 @@ async fn lxca_upload_without_job_id_is_412_with_messages() {
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Credentials are not parameters in OpenAPI, so the implementation sees them in the request's
+/// headers (an emulator checks `Authorization` there).
+#[tokio::test]
+async fn implementation_sees_the_request_headers() {
+    struct Echo;
+    impl zstack::server::Api for Echo {
+        async fn log_in_by_account(
+            &self,
+            _: zstack::server::log_in_by_account::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::log_in_by_account::Response> {
+            unreachable!()
+        }
+        async fn query_backup_storage(
+            &self,
+            _: zstack::server::query_backup_storage::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::query_backup_storage::Response> {
+            unreachable!()
+        }
+        async fn get_backup_storage(
+            &self,
+            request: zstack::server::get_backup_storage::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::get_backup_storage::Response> {
+            let auth = request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_string();
+            zstack::server::get_backup_storage::Response::BadRequest(auth).into()
+        }
+        async fn delete_backup_storage(
+            &self,
+            _: zstack::server::delete_backup_storage::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::delete_backup_storage::Response> {
+            unreachable!()
+        }
+        async fn reconnect_backup_storage(
+            &self,
+            _: zstack::server::reconnect_backup_storage::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::reconnect_backup_storage::Response>
+        {
+            unreachable!()
+        }
+        async fn get_api_job(
+            &self,
+            _: zstack::server::get_api_job::Request,
+        ) -> codegen_runtime::server::Reply<zstack::server::get_api_job::Response> {
+            unreachable!()
+        }
+    }
+    let base = serve(zstack::server::router(Arc::new(Echo))).await;
+    let http = codegen_runtime::reqwest::Client::new();
+    let (status, _, body) = send(
+        http.get(format!("{base}/v1/backup-storage/abc"))
+            .header("Authorization", "OAuth 0123456789abcdef0123456789abcdef"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body, "OAuth 0123456789abcdef0123456789abcdef");
+}

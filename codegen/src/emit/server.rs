@@ -185,6 +185,9 @@ fn operation_module(op: &Operation) -> TokenStream {
             pub struct Request {
                 #(#fields)*
                 #body_field
+                /// Every header as sent, for what the spec leaves to the implementation:
+                /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+                pub headers: ::codegen_runtime::axum::http::HeaderMap,
             }
             #body_enum
             /// Every documented answer.
@@ -417,8 +420,6 @@ fn handler(op: &Operation, types: &TokenStream) -> TokenStream {
     let body = read_body(op, types);
     let field_names: Vec<_> = op.parameters.iter().map(|p| ident(&p.name.rust)).collect();
     let body_name = op.body.as_ref().map(|_| quote!(body,));
-    // Nothing to read: the request is checked by routing alone.
-    let unused = (op.parameters.is_empty() && op.body.is_none()).then(|| quote!(let _ = incoming;));
     let arms = op.responses.iter().map(|r| {
         let v = status_variant(&r.status);
         let code: u16 = r.status.parse().unwrap_or(500);
@@ -475,10 +476,10 @@ fn handler(op: &Operation, types: &TokenStream) -> TokenStream {
         }
 
         async fn #parse(incoming: &mut Incoming) -> ::std::result::Result<#module::Request, Problem> {
-            #unused
             #(#reads)*
             #body
-            ::std::result::Result::Ok(#module::Request { #(#field_names,)* #body_name })
+            let headers = ::std::mem::take(&mut incoming.headers);
+            ::std::result::Result::Ok(#module::Request { #(#field_names,)* #body_name headers })
         }
     }
 }

@@ -188,6 +188,9 @@ impl<'a> OperationLowering<'_, 'a, '_> {
     ) -> Vec<Parameter> {
         let mut out: Vec<Parameter> = Vec::new();
         let mut scope = Scope::new();
+        // Fields of every server request beside the parameters.
+        scope.reserve("body");
+        scope.reserve("headers");
         let mut seen: Vec<(String, Location)> = Vec::new();
         // Operation-level parameters override path-level ones with the same name and location.
         let item_pointer = self

@@ -839,9 +839,11 @@ async fn parse_download_agent(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(download_agent::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_upgrade_tasks<A: Api>(
@@ -952,9 +954,11 @@ async fn parse_get_upgrade_tasks(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_upgrade_tasks::Request {
         x_ibm_tenant_id,
         ids,
+        headers,
     })
 }
 async fn handle_create_upgrade_task<A: Api>(
@@ -1086,9 +1090,11 @@ async fn parse_create_upgrade_task(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_upgrade_task::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_object_snapshots<A: Api>(
@@ -1303,6 +1309,7 @@ async fn parse_get_object_snapshots(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_object_snapshots::Request {
         id,
         x_ibm_tenant_id,
@@ -1316,6 +1323,7 @@ async fn parse_get_object_snapshots(
         run_instance_ids,
         region_ids,
         object_action_keys,
+        headers,
     })
 }
 async fn handle_get_protection_policies<A: Api>(
@@ -1504,6 +1512,7 @@ async fn parse_get_protection_policies(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_policies::Request {
         x_ibm_tenant_id,
         request_initiator_type,
@@ -1514,6 +1523,7 @@ async fn parse_get_protection_policies(
         include_replicated_policies,
         include_stats,
         vault_ids,
+        headers,
     })
 }
 async fn handle_create_protection_policy<A: Api>(
@@ -1645,9 +1655,11 @@ async fn parse_create_protection_policy(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_protection_policy::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_protection_policy_by_id<A: Api>(
@@ -1780,10 +1792,12 @@ async fn parse_get_protection_policy_by_id(
             &["UIUser", "UIAuto", "Helios"],
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_policy_by_id::Request {
         id,
         x_ibm_tenant_id,
         request_initiator_type,
+        headers,
     })
 }
 async fn handle_update_protection_policy<A: Api>(
@@ -1929,10 +1943,12 @@ async fn parse_update_protection_policy(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(update_protection_policy::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_delete_protection_policy<A: Api>(
@@ -2042,9 +2058,11 @@ async fn parse_delete_protection_policy(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_protection_policy::Request {
         id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_get_protection_groups<A: Api>(
@@ -2357,6 +2375,7 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_groups::Request {
         x_ibm_tenant_id,
         request_initiator_type,
@@ -2379,6 +2398,7 @@ async fn parse_get_protection_groups(
         prune_source_ids,
         use_cached_data,
         source_ids,
+        headers,
     })
 }
 async fn handle_create_protection_group<A: Api>(
@@ -2510,9 +2530,11 @@ async fn parse_create_protection_group(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_protection_group::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_protection_group_by_id<A: Api>(
@@ -2675,6 +2697,7 @@ async fn parse_get_protection_group_by_id(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_group_by_id::Request {
         id,
         x_ibm_tenant_id,
@@ -2682,6 +2705,7 @@ async fn parse_get_protection_group_by_id(
         include_last_run_info,
         prune_excluded_source_ids,
         prune_source_ids,
+        headers,
     })
 }
 async fn handle_update_protection_group<A: Api>(
@@ -2827,10 +2851,12 @@ async fn parse_update_protection_group(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(update_protection_group::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_delete_protection_group<A: Api>(
@@ -2950,10 +2976,12 @@ async fn parse_delete_protection_group(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_protection_group::Request {
         id,
         x_ibm_tenant_id,
         delete_snapshots,
+        headers,
     })
 }
 async fn handle_get_protection_group_runs<A: Api>(
@@ -3276,6 +3304,7 @@ async fn parse_get_protection_group_runs(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_group_runs::Request {
         id,
         x_ibm_tenant_id,
@@ -3297,6 +3326,7 @@ async fn parse_get_protection_group_runs(
         snapshot_target_types,
         only_return_successful_copy_run,
         filter_by_copy_task_end_time,
+        headers,
     })
 }
 async fn handle_update_protection_group_run<A: Api>(
@@ -3445,10 +3475,12 @@ async fn parse_update_protection_group_run(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(update_protection_group_run::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_create_protection_group_run<A: Api>(
@@ -3597,10 +3629,12 @@ async fn parse_create_protection_group_run(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_protection_group_run::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_perform_action_on_protection_group_run<A: Api>(
@@ -3750,10 +3784,12 @@ async fn parse_perform_action_on_protection_group_run(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(perform_action_on_protection_group_run::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_recoveries<A: Api>(
@@ -3944,6 +3980,7 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_recoveries::Request {
         x_ibm_tenant_id,
         ids,
@@ -3955,6 +3992,7 @@ async fn parse_get_recoveries(
         snapshot_environments,
         status,
         recovery_actions,
+        headers,
     })
 }
 async fn handle_create_recovery<A: Api>(
@@ -4104,10 +4142,12 @@ async fn parse_create_recovery(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_recovery::Request {
         x_ibm_tenant_id,
         request_initiator_type,
         body,
+        headers,
     })
 }
 async fn handle_create_download_files_and_folders_recovery<A: Api>(
@@ -4255,9 +4295,11 @@ async fn parse_create_download_files_and_folders_recovery(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_download_files_and_folders_recovery::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_recovery_by_id<A: Api>(
@@ -4381,9 +4423,11 @@ async fn parse_get_recovery_by_id(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_recovery_by_id::Request {
         id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_download_files_from_recovery<A: Api>(
@@ -4579,6 +4623,7 @@ async fn parse_download_files_from_recovery(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(download_files_from_recovery::Request {
         id,
         x_ibm_tenant_id,
@@ -4588,6 +4633,7 @@ async fn parse_download_files_from_recovery(
         source_name,
         start_time,
         include_tenants,
+        headers,
     })
 }
 async fn handle_get_restore_points_in_time_range<A: Api>(
@@ -4719,9 +4765,11 @@ async fn parse_get_restore_points_in_time_range(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_restore_points_in_time_range::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_download_indexed_file<A: Api>(
@@ -4898,6 +4946,7 @@ async fn parse_download_indexed_file(
             ::std::ops::Bound::Included(8388608f64),
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(download_indexed_file::Request {
         snapshots_id,
         x_ibm_tenant_id,
@@ -4906,6 +4955,7 @@ async fn parse_download_indexed_file(
         retry_attempt,
         start_offset,
         length,
+        headers,
     })
 }
 async fn handle_search_indexed_objects<A: Api>(
@@ -5037,9 +5087,11 @@ async fn parse_search_indexed_objects(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(search_indexed_objects::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_search_objects<A: Api>(
@@ -5418,6 +5470,7 @@ async fn parse_search_objects(
             true,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(search_objects::Request {
         x_ibm_tenant_id,
         request_initiator_type,
@@ -5447,6 +5500,7 @@ async fn parse_search_objects(
         tag_sub_categories,
         include_helios_tag_info_for_objects,
         external_filters,
+        headers,
     })
 }
 async fn handle_search_protected_objects<A: Api>(
@@ -5713,6 +5767,7 @@ async fn parse_search_protected_objects(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(search_protected_objects::Request {
         x_ibm_tenant_id,
         request_initiator_type,
@@ -5730,6 +5785,7 @@ async fn parse_search_protected_objects(
         run_instance_ids,
         cdp_protected_only,
         use_cached_data,
+        headers,
     })
 }
 async fn handle_get_source_registrations<A: Api>(
@@ -5890,6 +5946,7 @@ async fn parse_get_source_registrations(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_source_registrations::Request {
         x_ibm_tenant_id,
         ids,
@@ -5898,6 +5955,7 @@ async fn parse_get_source_registrations(
         use_cached_data,
         include_external_metadata,
         ignore_tenant_migration_in_progress_check,
+        headers,
     })
 }
 async fn handle_register_protection_source<A: Api>(
@@ -6029,9 +6087,11 @@ async fn parse_register_protection_source(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(register_protection_source::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_get_protection_source_registration<A: Api>(
@@ -6167,10 +6227,12 @@ async fn parse_get_protection_source_registration(
             &["UIUser", "UIAuto", "Helios"],
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_protection_source_registration::Request {
         id,
         x_ibm_tenant_id,
         request_initiator_type,
+        headers,
     })
 }
 async fn handle_update_protection_source_registration<A: Api>(
@@ -6320,10 +6382,12 @@ async fn parse_update_protection_source_registration(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(update_protection_source_registration::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_delete_protection_source_registration<A: Api>(
@@ -6437,9 +6501,11 @@ async fn parse_delete_protection_source_registration(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_protection_source_registration::Request {
         id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_patch_protection_source_registration<A: Api>(
@@ -6588,10 +6654,12 @@ async fn parse_patch_protection_source_registration(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(patch_protection_source_registration::Request {
         id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_refresh_protection_source_by_id<A: Api>(
@@ -6701,9 +6769,11 @@ async fn parse_refresh_protection_source_by_id(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(refresh_protection_source_by_id::Request {
         id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_get_data_source_connections<A: Api>(
@@ -6824,10 +6894,12 @@ async fn parse_get_data_source_connections(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_data_source_connections::Request {
         x_ibm_tenant_id,
         connection_ids,
         connection_names,
+        headers,
     })
 }
 async fn handle_create_data_source_connection<A: Api>(
@@ -6959,9 +7031,11 @@ async fn parse_create_data_source_connection(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_data_source_connection::Request {
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_delete_data_source_connection<A: Api>(
@@ -7071,9 +7145,11 @@ async fn parse_delete_data_source_connection(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_data_source_connection::Request {
         connection_id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_patch_data_source_connection<A: Api>(
@@ -7219,10 +7295,12 @@ async fn parse_patch_data_source_connection(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(patch_data_source_connection::Request {
         connection_id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 async fn handle_generate_data_source_connection_registration_token<A: Api>(
@@ -7355,9 +7433,11 @@ async fn parse_generate_data_source_connection_registration_token(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(generate_data_source_connection_registration_token::Request {
         connection_id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_get_data_source_connectors<A: Api>(
@@ -7488,11 +7568,13 @@ async fn parse_get_data_source_connectors(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_data_source_connectors::Request {
         x_ibm_tenant_id,
         connector_ids,
         connector_names,
         connection_id,
+        headers,
     })
 }
 async fn handle_get_connector_metadata<A: Api>(
@@ -7593,8 +7675,10 @@ async fn parse_get_connector_metadata(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_connector_metadata::Request {
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_delete_data_source_connector<A: Api>(
@@ -7704,9 +7788,11 @@ async fn parse_delete_data_source_connector(
                 Shape::Scalar,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_data_source_connector::Request {
         connector_id,
         x_ibm_tenant_id,
+        headers,
     })
 }
 async fn handle_patch_data_source_connector<A: Api>(
@@ -7852,10 +7938,12 @@ async fn parse_patch_data_source_connector(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(patch_data_source_connector::Request {
         connector_id,
         x_ibm_tenant_id,
         body,
+        headers,
     })
 }
 /// Request and responses of [`Api::download_agent`](super::Api::download_agent).
@@ -7867,6 +7955,9 @@ pub mod download_agent {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::DownloadAgentRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -7896,6 +7987,9 @@ pub mod get_upgrade_tasks {
         pub x_ibm_tenant_id: ::std::string::String,
         /// Specifies IDs of tasks to be fetched
         pub ids: ::std::option::Option<::std::vec::Vec<i64>>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -7925,6 +8019,9 @@ pub mod create_upgrade_task {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::CreateUpgradeTaskRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -7982,6 +8079,9 @@ pub mod get_object_snapshots {
         pub object_action_keys: ::std::option::Option<
             ::std::vec::Vec<super::super::types::GetObjectSnapshotsObjectActionKeysItem>,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8029,6 +8129,9 @@ pub mod get_protection_policies {
         pub include_stats: ::std::option::Option<bool>,
         /// Filter policies by a list of vault ids. Assumption: the document does not describe this parameter; its name comes from IBM's Go SDK 1.2.5 and its type (a list of 64-bit integers) from a later SDK release
         pub vault_ids: ::std::option::Option<::std::vec::Vec<i64>>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8058,6 +8161,9 @@ pub mod create_protection_policy {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::ProtectionPolicyRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8091,6 +8197,9 @@ pub mod get_protection_policy_by_id {
         pub request_initiator_type: ::std::option::Option<
             super::super::types::GetProtectionPolicyByIdRequestInitiatorType,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8122,6 +8231,9 @@ pub mod update_protection_policy {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::ProtectionPolicyRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8151,6 +8263,9 @@ pub mod delete_protection_policy {
         pub id: ::std::string::String,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8295,6 +8410,9 @@ pub mod get_protection_groups {
         pub use_cached_data: ::std::option::Option<bool>,
         /// Filter by Source ids that are associated with Protection Groups Only Protection Groups associated with the specified Source ids, are returned
         pub source_ids: ::std::option::Option<::std::vec::Vec<i64>>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8324,6 +8442,9 @@ pub mod create_protection_group {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::ProtectionGroupRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8363,6 +8484,9 @@ pub mod get_protection_group_by_id {
         pub prune_excluded_source_ids: ::std::option::Option<bool>,
         /// If true, the response will exclude the list of source IDs within the group specified
         pub prune_source_ids: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8394,6 +8518,9 @@ pub mod update_protection_group {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::ProtectionGroupRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8425,6 +8552,9 @@ pub mod delete_protection_group {
         pub x_ibm_tenant_id: ::std::string::String,
         /// Specifies if Snapshots generated by the Protection Group should also be deleted when the Protection Group is deleted
         pub delete_snapshots: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8558,6 +8688,9 @@ pub mod get_protection_group_runs {
         pub only_return_successful_copy_run: ::std::option::Option<bool>,
         /// If true, then the details of the runs for which any copyTask completed in the given timerange will be returned. Only one of filterByEndTime and filterByCopyTaskEndTime can be set
         pub filter_by_copy_task_end_time: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8589,6 +8722,9 @@ pub mod update_protection_group_run {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::UpdateProtectionGroupRunRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8620,6 +8756,9 @@ pub mod create_protection_group_run {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::CreateProtectionGroupRunRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8651,6 +8790,9 @@ pub mod perform_action_on_protection_group_run {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::PerformActionOnProtectionGroupRunRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8706,6 +8848,9 @@ pub mod get_recoveries {
         pub recovery_actions: ::std::option::Option<
             ::std::vec::Vec<super::super::types::GetRecoveriesRecoveryActionsItem>,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8739,6 +8884,9 @@ pub mod create_recovery {
         >,
         /// The request body.
         pub body: super::super::types::CreateRecoveryRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8768,6 +8916,9 @@ pub mod create_download_files_and_folders_recovery {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::CreateDownloadFilesAndFoldersRecoveryRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8797,6 +8948,9 @@ pub mod get_recovery_by_id {
         pub id: ::std::string::String,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8838,6 +8992,9 @@ pub mod download_files_from_recovery {
         pub start_time: ::std::option::Option<::std::string::String>,
         /// Specifies if objects of all the organizations under the hierarchy of the logged in user's organization should be returned
         pub include_tenants: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8867,6 +9024,9 @@ pub mod get_restore_points_in_time_range {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::GetRestorePointsInTimeRangeRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8906,6 +9066,9 @@ pub mod download_indexed_file {
         pub start_offset: ::std::option::Option<i64>,
         /// Specifies the length of bytes to download. This can not be greater than 8MB (8388608 byets)
         pub length: ::std::option::Option<i64>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -8935,6 +9098,9 @@ pub mod search_indexed_objects {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::SearchIndexedObjectsRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9046,6 +9212,9 @@ pub mod search_objects {
         pub external_filters: ::std::option::Option<
             ::std::vec::Vec<::std::string::String>,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9117,6 +9286,9 @@ pub mod search_protected_objects {
         pub cdp_protected_only: ::std::option::Option<bool>,
         /// Specifies whether we can serve the GET request to the read replica cache cache. There is a lag of 15 seconds between the read replica and primary data source
         pub use_cached_data: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9156,6 +9328,9 @@ pub mod get_source_registrations {
         pub include_external_metadata: ::std::option::Option<bool>,
         /// If true, tenant migration check will be ignored
         pub ignore_tenant_migration_in_progress_check: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9185,6 +9360,9 @@ pub mod register_protection_source {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::RegisterProtectionSourceRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9218,6 +9396,9 @@ pub mod get_protection_source_registration {
         pub request_initiator_type: ::std::option::Option<
             super::super::types::GetProtectionSourceRegistrationRequestInitiatorType,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9249,6 +9430,9 @@ pub mod update_protection_source_registration {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::UpdateProtectionSourceRegistrationRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9278,6 +9462,9 @@ pub mod delete_protection_source_registration {
         pub id: i64,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9309,6 +9496,9 @@ pub mod patch_protection_source_registration {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::PatchProtectionSourceRegistrationRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9338,6 +9528,9 @@ pub mod refresh_protection_source_by_id {
         pub id: i64,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9373,6 +9566,9 @@ pub mod get_data_source_connections {
         pub connection_names: ::std::option::Option<
             ::std::vec::Vec<::std::string::String>,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9402,6 +9598,9 @@ pub mod create_data_source_connection {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::CreateDataSourceConnectionRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9431,6 +9630,9 @@ pub mod delete_data_source_connection {
         pub connection_id: ::std::string::String,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9462,6 +9664,9 @@ pub mod patch_data_source_connection {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::PatchDataSourceConnectionRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9491,6 +9696,9 @@ pub mod generate_data_source_connection_registration_token {
         pub connection_id: ::std::string::String,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9526,6 +9734,9 @@ pub mod get_data_source_connectors {
         >,
         /// Specifies the ID of the connection, connectors belonging to which are to be fetched
         pub connection_id: ::std::option::Option<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9553,6 +9764,9 @@ pub mod get_connector_metadata {
     pub struct Request {
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9582,6 +9796,9 @@ pub mod delete_data_source_connector {
         pub connector_id: ::std::string::String,
         /// Id of the tenant accessing the cluster (IBM's samples end it with "/"). The document's text for this header is, for most operations, a copy of the encryptionKey description ("Specifies the key to be used to encrypt the source credential..."); only CreateDataSourceConnection describes it as the tenant id.
         pub x_ibm_tenant_id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -9613,6 +9830,9 @@ pub mod patch_data_source_connector {
         pub x_ibm_tenant_id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::PatchDataSourceConnectorRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]

@@ -645,7 +645,11 @@ async fn parse_create_session(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(create_session::Request { body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(create_session::Request {
+        body,
+        headers,
+    })
 }
 async fn handle_delete_session<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -715,8 +719,8 @@ async fn handle_delete_session<A: Api>(
 async fn parse_delete_session(
     incoming: &mut Incoming,
 ) -> ::std::result::Result<delete_session::Request, Problem> {
-    let _ = incoming;
-    ::std::result::Result::Ok(delete_session::Request {})
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(delete_session::Request { headers })
 }
 async fn handle_get_aicc<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -786,8 +790,8 @@ async fn handle_get_aicc<A: Api>(
 async fn parse_get_aicc(
     incoming: &mut Incoming,
 ) -> ::std::result::Result<get_aicc::Request, Problem> {
-    let _ = incoming;
-    ::std::result::Result::Ok(get_aicc::Request {})
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_aicc::Request { headers })
 }
 async fn handle_get_backups<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -857,8 +861,8 @@ async fn handle_get_backups<A: Api>(
 async fn parse_get_backups(
     incoming: &mut Incoming,
 ) -> ::std::result::Result<get_backups::Request, Problem> {
-    let _ = incoming;
-    ::std::result::Result::Ok(get_backups::Request {})
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_backups::Request { headers })
 }
 async fn handle_manage_backup<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -959,7 +963,11 @@ async fn parse_manage_backup(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(manage_backup::Request { body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(manage_backup::Request {
+        body,
+        headers,
+    })
 }
 async fn handle_import_backup<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -1083,9 +1091,11 @@ async fn parse_import_backup(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(import_backup::Request {
         action,
         body,
+        headers,
     })
 }
 async fn handle_get_updates_repository<A: Api>(
@@ -1182,8 +1192,10 @@ async fn parse_get_updates_repository(
             ],
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_updates_repository::Request {
         key,
+        headers,
     })
 }
 async fn handle_apply_updates<A: Api>(
@@ -1308,9 +1320,11 @@ async fn parse_apply_updates(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(apply_updates::Request {
         action,
         body,
+        headers,
     })
 }
 async fn handle_manage_updates<A: Api>(
@@ -1435,9 +1449,11 @@ async fn parse_manage_updates(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(manage_updates::Request {
         action,
         body,
+        headers,
     })
 }
 async fn handle_get_updates<A: Api>(
@@ -1576,11 +1592,13 @@ async fn parse_get_updates(
             &["status"],
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_updates::Request {
         fix_id_list,
         key,
         filetype,
         action,
+        headers,
     })
 }
 async fn handle_delete_updates<A: Api>(
@@ -1660,8 +1678,10 @@ async fn parse_delete_updates(
                 Shape::List,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_updates::Request {
         fix_id_list,
+        headers,
     })
 }
 async fn handle_import_update_files<A: Api>(
@@ -1788,10 +1808,12 @@ async fn parse_import_update_files(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(import_update_files::Request {
         action,
         jobid,
         body,
+        headers,
     })
 }
 async fn handle_get_os_images<A: Api>(
@@ -1884,9 +1906,11 @@ async fn parse_get_os_images(
         .param::<
             ::std::vec::Vec<::std::string::String>,
         >(RequestPart::Query, "id", ::codegen_runtime::Style::Form, false, Shape::List)?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_os_images::Request {
         image_type,
         id,
+        headers,
     })
 }
 async fn handle_create_os_image_import_job<A: Api>(
@@ -2028,10 +2052,12 @@ async fn parse_create_os_image_import_job(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(create_os_image_import_job::Request {
         image_type,
         import_by_content,
         body,
+        headers,
     })
 }
 async fn handle_delete_os_images<A: Api>(
@@ -2119,8 +2145,10 @@ async fn parse_delete_os_images(
                 Shape::List,
             )?,
     )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_os_images::Request {
         id_list,
+        headers,
     })
 }
 async fn handle_import_os_image_file<A: Api>(
@@ -2334,6 +2362,7 @@ async fn parse_import_os_image_file(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(import_os_image_file::Request {
         job_id,
         image_name,
@@ -2344,6 +2373,7 @@ async fn parse_import_os_image_file(
         path,
         server_id,
         body,
+        headers,
     })
 }
 async fn handle_get_tasks<A: Api>(
@@ -2424,7 +2454,11 @@ async fn parse_get_tasks(
             true,
             Shape::Scalar,
         )?;
-    ::std::result::Result::Ok(get_tasks::Request { compact })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_tasks::Request {
+        compact,
+        headers,
+    })
 }
 async fn handle_cancel_tasks<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -2528,7 +2562,11 @@ async fn parse_cancel_tasks(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(cancel_tasks::Request { body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(cancel_tasks::Request {
+        body,
+        headers,
+    })
 }
 async fn handle_get_tasks_by_ids<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -2630,9 +2668,11 @@ async fn parse_get_tasks_by_ids(
             true,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_tasks_by_ids::Request {
         job_list,
         compact,
+        headers,
     })
 }
 async fn handle_delete_tasks<A: Api>(
@@ -2720,7 +2760,11 @@ async fn parse_delete_tasks(
                 Shape::List,
             )?,
     )?;
-    ::std::result::Result::Ok(delete_tasks::Request { job_list })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(delete_tasks::Request {
+        job_list,
+        headers,
+    })
 }
 async fn handle_get_jobs<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -2843,7 +2887,12 @@ async fn parse_get_jobs(
             true,
             Shape::Scalar,
         )?;
-    ::std::result::Result::Ok(get_jobs::Request { state, uuid })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_jobs::Request {
+        state,
+        uuid,
+        headers,
+    })
 }
 async fn handle_get_job<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -2963,10 +3012,12 @@ async fn parse_get_job(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_job::Request {
         id,
         include_attributes,
         exclude_attributes,
+        headers,
     })
 }
 async fn handle_cancel_job<A: Api>(
@@ -3093,7 +3144,12 @@ async fn parse_cancel_job(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(cancel_job::Request { id, body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(cancel_job::Request {
+        id,
+        body,
+        headers,
+    })
 }
 async fn handle_delete_job<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -3188,7 +3244,8 @@ async fn parse_delete_job(
                 Shape::Scalar,
             )?,
     )?;
-    ::std::result::Result::Ok(delete_job::Request { id })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(delete_job::Request { id, headers })
 }
 /// Request and responses of [`Api::create_session`](super::Api::create_session).
 pub mod create_session {
@@ -3197,6 +3254,9 @@ pub mod create_session {
     pub struct Request {
         /// The request body.
         pub body: super::super::types::CreateSessionRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3220,7 +3280,11 @@ pub mod create_session {
 pub mod delete_session {
     /// The request, extracted and checked against the spec.
     #[derive(Debug)]
-    pub struct Request {}
+    pub struct Request {
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
     /// Every documented answer.
     #[derive(Debug)]
     pub enum Response {
@@ -3243,7 +3307,11 @@ pub mod delete_session {
 pub mod get_aicc {
     /// The request, extracted and checked against the spec.
     #[derive(Debug)]
-    pub struct Request {}
+    pub struct Request {
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
     /// Every documented answer.
     #[derive(Debug)]
     pub enum Response {
@@ -3266,7 +3334,11 @@ pub mod get_aicc {
 pub mod get_backups {
     /// The request, extracted and checked against the spec.
     #[derive(Debug)]
-    pub struct Request {}
+    pub struct Request {
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
     /// Every documented answer.
     #[derive(Debug)]
     pub enum Response {
@@ -3292,6 +3364,9 @@ pub mod manage_backup {
     pub struct Request {
         /// The request body.
         pub body: super::super::types::ManageBackupRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3323,6 +3398,9 @@ pub mod import_backup {
         pub action: super::super::types::ImportBackupAction,
         /// The request body.
         pub body: Body,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// The request body, by media type.
     #[derive(Debug)]
@@ -3364,6 +3442,9 @@ pub mod get_updates_repository {
         /// - `updates`. Returns information about all updates packages.
         /// - `updatedDate`. Returns the date when the last update was performed.
         pub key: ::std::option::Option<super::super::types::GetUpdatesRepositoryKey>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3392,6 +3473,9 @@ pub mod apply_updates {
         pub action: super::super::types::ApplyUpdatesAction,
         /// The request body.
         pub body: super::super::types::ApplyUpdatesRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3425,6 +3509,9 @@ pub mod manage_updates {
         pub action: super::super::types::ManageUpdatesAction,
         /// The request body.
         pub body: super::super::types::ManageUpdatesRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3466,6 +3553,9 @@ pub mod get_updates {
         pub filetype: ::std::option::Option<super::super::types::GetUpdatesFiletype>,
         /// `status`. Returns the status of the specified update.
         pub action: ::std::option::Option<super::super::types::GetUpdatesAction>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3494,6 +3584,9 @@ pub mod delete_updates {
         /// GET /managementServer/updates?key=updates (the excerpt says GET /chassis, which lists no
         /// management-server updates).
         pub fix_id_list: ::std::vec::Vec<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3525,6 +3618,9 @@ pub mod import_update_files {
         pub jobid: ::std::string::String,
         /// The request body.
         pub body: ::codegen_runtime::server::RawBody,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3553,6 +3649,9 @@ pub mod get_os_images {
         pub image_type: ::std::option::Option<super::super::types::GetOsImagesImageType>,
         /// Returns information for specific OS-image profiles, specified by ID. Separate multiple IDs using a comma.
         pub id: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3596,6 +3695,9 @@ pub mod create_os_image_import_job {
         pub import_by_content: ::std::option::Option<::std::string::String>,
         /// The request body.
         pub body: super::super::types::CreateOsImageImportJobRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3624,6 +3726,9 @@ pub mod delete_os_images {
         /// example, hba-elxcna-windows2016-v1,hba-elxfc-windows2016-v1). To obtain the IDs, use
         /// GET /osImages.
         pub id_list: ::std::vec::Vec<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3682,6 +3787,9 @@ pub mod import_os_image_file {
         pub server_id: ::std::option::Option<::std::string::String>,
         /// The request body.
         pub body: Body,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// The request body, by media type.
     #[derive(Debug)]
@@ -3722,6 +3830,9 @@ pub mod get_tasks {
     pub struct Request {
         /// When true, the tasks are returned without their `children`.
         pub compact: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3748,6 +3859,9 @@ pub mod cancel_tasks {
     pub struct Request {
         /// The request body.
         pub body: super::super::types::CancelTasksRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3779,6 +3893,9 @@ pub mod get_tasks_by_ids {
         pub job_list: ::std::vec::Vec<::std::string::String>,
         /// When true, the tasks are returned without their `children`.
         pub compact: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3807,6 +3924,9 @@ pub mod delete_tasks {
     pub struct Request {
         /// One or more job (task) uids, separated by a comma (for example, 10,11,12).
         pub job_list: ::std::vec::Vec<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3837,6 +3957,9 @@ pub mod get_jobs {
         pub state: ::std::option::Option<super::super::types::JobState>,
         /// Returns only the jobs for the resource with this UUID.
         pub uuid: ::std::option::Option<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3876,6 +3999,9 @@ pub mod get_job {
         pub exclude_attributes: ::std::option::Option<
             ::std::vec::Vec<::std::string::String>,
         >,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3909,6 +4035,9 @@ pub mod cancel_job {
         pub id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::CancelJobRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -3940,6 +4069,9 @@ pub mod delete_job {
     pub struct Request {
         /// ID of the job.
         pub id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]

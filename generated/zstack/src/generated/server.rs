@@ -189,7 +189,11 @@ async fn parse_log_in_by_account(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(log_in_by_account::Request { body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(log_in_by_account::Request {
+        body,
+        headers,
+    })
 }
 async fn handle_query_backup_storage<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -334,6 +338,7 @@ async fn parse_query_backup_storage(
             false,
             Shape::List,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(query_backup_storage::Request {
         q,
         limit,
@@ -342,6 +347,7 @@ async fn parse_query_backup_storage(
         reply_with_count,
         sort,
         fields,
+        headers,
     })
 }
 async fn handle_get_backup_storage<A: Api>(
@@ -421,8 +427,10 @@ async fn parse_get_backup_storage(
             ::std::option::Option::None,
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_backup_storage::Request {
         uuid,
+        headers,
     })
 }
 async fn handle_delete_backup_storage<A: Api>(
@@ -558,12 +566,14 @@ async fn parse_delete_backup_storage(
             "^[0-9a-fA-F]{32}$",
         )?;
     }
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(delete_backup_storage::Request {
         uuid,
         delete_mode,
         system_tags,
         user_tags,
         x_job_uuid,
+        headers,
     })
 }
 async fn handle_reconnect_backup_storage<A: Api>(
@@ -692,10 +702,12 @@ async fn parse_reconnect_backup_storage(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(reconnect_backup_storage::Request {
         uuid,
         x_job_uuid,
         body,
+        headers,
     })
 }
 async fn handle_get_api_job<A: Api>(
@@ -771,7 +783,11 @@ async fn parse_get_api_job(
             "^[0-9a-fA-F]{32}$",
         )?;
     }
-    ::std::result::Result::Ok(get_api_job::Request { uuid })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_api_job::Request {
+        uuid,
+        headers,
+    })
 }
 /// Request and responses of [`Api::log_in_by_account`](super::Api::log_in_by_account).
 pub mod log_in_by_account {
@@ -780,6 +796,9 @@ pub mod log_in_by_account {
     pub struct Request {
         /// The request body.
         pub body: super::super::types::LogInByAccountRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -809,6 +828,9 @@ pub mod query_backup_storage {
         pub sort: ::std::option::Option<::std::string::String>,
         /// Comma-separated names of the fields to return; the inventories then carry only those fields. Include `type`, which tells ImageStore and Ceph inventories apart.
         pub fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -828,6 +850,9 @@ pub mod get_backup_storage {
     pub struct Request {
         /// The resource UUID.
         pub uuid: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -857,6 +882,9 @@ pub mod delete_backup_storage {
         pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         /// Optional. The uuid the caller chooses for the job: 32 hexadecimal characters, a UUID with its dashes stripped. The job's location then ends with it. Any other value answers 400 (plain text).
         pub x_job_uuid: ::std::option::Option<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -880,6 +908,9 @@ pub mod reconnect_backup_storage {
         pub x_job_uuid: ::std::option::Option<::std::string::String>,
         /// The request body.
         pub body: super::super::types::ReconnectBackupStorageRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -899,6 +930,9 @@ pub mod get_api_job {
     pub struct Request {
         /// The job's uuid: the last segment of `location`, or the `X-Job-UUID` the call was sent with. An unknown uuid answers 404, like an expired job.
         pub uuid: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]

@@ -117,11 +117,13 @@ async fn parse_type(
             false,
             Shape::Scalar,
         )?;
+    let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(r#type::Request {
         r#ref,
         self_,
         r#in,
         x_request_id,
+        headers,
     })
 }
 async fn handle_post_1st_thing<A: Api>(
@@ -148,8 +150,8 @@ async fn handle_post_1st_thing<A: Api>(
 async fn parse_post_1st_thing(
     incoming: &mut Incoming,
 ) -> ::std::result::Result<post_1st_thing::Request, Problem> {
-    let _ = incoming;
-    ::std::result::Result::Ok(post_1st_thing::Request {})
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(post_1st_thing::Request { headers })
 }
 /// Request and responses of [`Api::type`](super::Api::type).
 pub mod r#type {
@@ -160,6 +162,9 @@ pub mod r#type {
         pub self_: ::std::option::Option<::std::string::String>,
         pub r#in: ::std::option::Option<i64>,
         pub x_request_id: ::std::option::Option<::std::string::String>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -172,7 +177,11 @@ pub mod r#type {
 pub mod post_1st_thing {
     /// The request, extracted and checked against the spec.
     #[derive(Debug)]
-    pub struct Request {}
+    pub struct Request {
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
     /// Every documented answer.
     #[derive(Debug)]
     pub enum Response {

@@ -88,7 +88,12 @@ async fn parse_get_holder(
             true,
             Shape::Scalar,
         )?;
-    ::std::result::Result::Ok(get_holder::Request { id, verbose })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_holder::Request {
+        id,
+        verbose,
+        headers,
+    })
 }
 /// Request and responses of [`Api::get_holder`](super::Api::get_holder).
 pub mod get_holder {
@@ -97,6 +102,9 @@ pub mod get_holder {
     pub struct Request {
         pub id: ::std::string::String,
         pub verbose: ::std::option::Option<bool>,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]

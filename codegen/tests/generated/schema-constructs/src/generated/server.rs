@@ -99,7 +99,8 @@ async fn parse_get_widget(
                 Shape::Scalar,
             )?,
     )?;
-    ::std::result::Result::Ok(get_widget::Request { id })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(get_widget::Request { id, headers })
 }
 async fn handle_patch_widget<A: Api>(
     ::codegen_runtime::axum::extract::State(
@@ -170,7 +171,12 @@ async fn parse_patch_widget(
         }
     }
         .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
-    ::std::result::Result::Ok(patch_widget::Request { id, body })
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(patch_widget::Request {
+        id,
+        body,
+        headers,
+    })
 }
 /// Request and responses of [`Api::get_widget`](super::Api::get_widget).
 pub mod get_widget {
@@ -178,6 +184,9 @@ pub mod get_widget {
     #[derive(Debug)]
     pub struct Request {
         pub id: ::std::string::String,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
@@ -196,6 +205,9 @@ pub mod patch_widget {
         pub id: ::std::string::String,
         /// The request body.
         pub body: super::super::types::PatchWidgetRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
     }
     /// Every documented answer.
     #[derive(Debug)]
