@@ -3,6 +3,8 @@
 
 mod bench;
 mod codegen;
+mod diff;
+mod emulate;
 mod lint;
 mod project;
 
@@ -19,6 +21,12 @@ commands:
   bench codegen [--skip-progenitor] [--runs N]
                               time the generator and `cargo check` of its output (release build;
                               writes the figures into BENCHMARKS.md)
+  diff <BASE> [--head REF] [--format markdown|json] [--fail-on-breaking]
+                              API changes of specs/ since BASE, classified (breaking or not), and the
+                              generated public API difference; `diff --rules` lists the rules
+  emulate <lxca|ibm-backup-recovery|zstack> [--port N] [--http|--tls] [--seed F] [--faults F]
+          [--deterministic] [--session <32-hex>]
+                              serve an emulated appliance until Ctrl-C, logging every request
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +40,8 @@ fn main() -> ExitCode {
         },
         Some("generate") => codegen::generate(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("diff") => diff::run(&args[1..]),
+        Some("emulate") => emulate::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(true)

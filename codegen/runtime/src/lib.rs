@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod de;
 pub mod encoding;
 pub mod error;
 pub mod job;
@@ -47,7 +48,7 @@ pub use secret::Secret;
 pub use auth::Auth;
 #[cfg(feature = "client")]
 pub use client::{
-    api_error, unexpected, ApiBody, ApiRequest, ApiResponse, ByteStream, ClientBuilder,
+    api_error, read_all, unexpected, ApiBody, ApiRequest, ApiResponse, ByteStream, ClientBuilder,
     MultipartForm, RawClient,
 };
 

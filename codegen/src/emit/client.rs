@@ -527,92 +527,67 @@ fn method(op: &Operation, types: &TokenStream) -> TokenStream {
             n.parse().unwrap_or_default()
         })
         .collect();
-    let decode_arms = op.responses.iter().filter(|r| r.status != "default" && !r.status.ends_with("XX")).map(|r| {
-        let code: u16 = r.status.parse().unwrap_or(0);
-        let v = status_variant(&r.status);
-        let wrap = |value: TokenStream| {
-            if r.is_success() {
-                quote!(::std::result::Result::Ok(#module::Success::#v #value))
-            } else {
-                quote!(::std::result::Result::Err(::codegen_runtime::Error::Api { status, headers, body: #module::Failure::#v #value }))
-            }
-        };
-        let body = match chosen_content(r) {
-            None => wrap(quote!()),
-            Some(c) => match (c.kind, &c.ty) {
-                (BodyKind::Json, Some(_)) => {
-                    let w = wrap(quote!((value)));
-                    quote! {{ let value = response.json().await?; #w }}
-                }
-                (BodyKind::Text, _) => {
-                    let w = wrap(quote!((value)));
-                    quote! {{
-                        let bytes = response.bytes().await?;
-                        let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                        #w
-                    }}
-                }
-                _ => wrap(quote!((response))),
-            },
-        };
-        quote!(#code => #body,)
-    });
-    let range_arms = op.responses.iter().filter(|r| r.status.ends_with("XX")).map(|r| {
-        let first = r.status.as_bytes()[0] - b'0';
-        let v = status_variant(&r.status);
-        let lo = u16::from(first) * 100;
-        let hi = lo + 99;
-        let wrap = |value: TokenStream| {
-            if r.is_success() {
-                quote!(::std::result::Result::Ok(#module::Success::#v #value))
-            } else {
-                quote!(::std::result::Result::Err(::codegen_runtime::Error::Api { status, headers, body: #module::Failure::#v #value }))
-            }
-        };
-        let body = match payload(r, types) {
-            None => wrap(quote!()),
-            Some(_) if chosen_content(r).is_some_and(|c| c.kind == BodyKind::Json && c.ty.is_some()) => {
-                let w = wrap(quote!((value)));
-                quote! {{ let value = response.json().await?; #w }}
-            }
-            Some(_) => wrap(quote!((response))),
-        };
-        quote!(#lo..=#hi => #body,)
-    });
-    let default_arm = match op.responses.iter().find(|r| r.status == "default") {
-        Some(r) => {
-            let v = status_variant(&r.status);
-            let body = match chosen_content(r) {
-                Some(c) if c.kind == BodyKind::Json && c.ty.is_some() => {
-                    quote! {{ let value = response.json().await?; ::std::result::Result::Err(::codegen_runtime::Error::Api { status, headers, body: #module::Failure::#v(value) }) }}
-                }
-                Some(_) => {
-                    quote!(::std::result::Result::Err(::codegen_runtime::Error::Api { status, headers, body: #module::Failure::#v(response) }))
-                }
-                None => {
-                    quote!(::std::result::Result::Err(::codegen_runtime::Error::Api { status, headers, body: #module::Failure::#v }))
-                }
-            };
-            quote!(_ => #body,)
-        }
-        None => {
-            quote!(_ => ::std::result::Result::Err(::codegen_runtime::unexpected(response).await),)
+    // Exact statuses first, then ranges, then `default`, as the match below tries them.
+    let ordered: Vec<&Response> = op
+        .responses
+        .iter()
+        .filter(|r| r.status != "default" && !r.status.ends_with("XX"))
+        .chain(op.responses.iter().filter(|r| r.status.ends_with("XX")))
+        .chain(op.responses.iter().filter(|r| r.status == "default"))
+        .collect();
+    let pattern = |r: &Response| -> TokenStream {
+        if r.status == "default" {
+            quote!(_)
+        } else if r.status.ends_with("XX") {
+            let lo = u16::from(r.status.as_bytes()[0] - b'0') * 100;
+            let hi = lo + 99;
+            quote!(#lo..=#hi)
+        } else {
+            let code: u16 = r.status.parse().unwrap_or(0);
+            quote!(#code)
         }
     };
-    let uses_headers = op.responses.iter().any(|r| !r.is_success());
-    let headers_binding = if uses_headers {
-        quote!(let headers = response.headers().clone();)
+    // A body that is neither typed JSON nor text goes to the caller unread, to stream.
+    let unread = |r: &Response| {
+        chosen_content(r).is_some_and(|c| {
+            !(c.kind == BodyKind::Text || (c.kind == BodyKind::Json && c.ty.is_some()))
+        })
+    };
+    let decode_arms = ordered.iter().map(|r| {
+        let v = status_variant(&r.status);
+        let p = pattern(r);
+        let kind = chosen_content(r).map(|c| (c.kind, c.ty.is_some()));
+        let body = match (r.is_success(), kind) {
+            (true, None) => quote!(::std::result::Result::Ok(#module::Success::#v)),
+            (true, Some((BodyKind::Json, true))) => quote!(response.ok_json(#module::Success::#v)),
+            (true, Some((BodyKind::Text, _))) => quote!(response.ok_text(#module::Success::#v)),
+            (true, Some(_)) => quote!(::std::result::Result::Ok(#module::Success::#v(response))),
+            (false, None) => quote!(response.err_with(|_| #module::Failure::#v)),
+            (false, Some((BodyKind::Json, true))) => quote!(response.err_json(#module::Failure::#v)),
+            (false, Some((BodyKind::Text, _))) => quote!(response.err_text(#module::Failure::#v)),
+            (false, Some(_)) => quote!(response.err_with(#module::Failure::#v)),
+        };
+        quote!(#p => #body,)
+    });
+    let fallback = (!op.responses.iter().any(|r| r.status == "default"))
+        .then(|| quote!(_ => response.unexpected_status(),));
+    let unread_fn = if ordered.iter().any(|r| unread(r)) {
+        let arms = ordered.iter().map(|r| {
+            let p = pattern(r);
+            let keep = unread(r);
+            quote!(#p => #keep,)
+        });
+        let fallback = fallback.as_ref().map(|_| quote!(_ => false,));
+        quote!(|status| match status { #(#arms)* #fallback })
     } else {
-        quote!()
+        quote!(::codegen_runtime::read_all)
     };
     quote! {
         #d
         ///
         #[doc = #summary]
-        pub async fn #name(&self, #(#args),*) -> ::std::result::Result<#module::Success, ::codegen_runtime::Error<#module::Failure>> {
-            let request = Self::#request_fn(#(#arg_names),*)?;
-            let response = self.raw.send(request).await?;
-            Self::#decode_fn(response).await
+        pub fn #name(&self, #(#args),*) -> impl ::std::future::Future<Output = ::std::result::Result<#module::Success, ::codegen_runtime::Error<#module::Failure>>> + '_ {
+            self.raw.call(Self::#request_fn(#(#arg_names),*), #unread_fn, Self::#decode_fn)
         }
 
         #[doc(hidden)]
@@ -622,13 +597,10 @@ fn method(op: &Operation, types: &TokenStream) -> TokenStream {
         }
 
         #[doc(hidden)]
-        pub async fn #decode_fn(response: ::codegen_runtime::ApiResponse) -> ::std::result::Result<#module::Success, ::codegen_runtime::Error<#module::Failure>> {
-            let status = response.status();
-            #headers_binding
-            match status {
+        pub fn #decode_fn(response: ::codegen_runtime::ApiResponse) -> ::std::result::Result<#module::Success, ::codegen_runtime::Error<#module::Failure>> {
+            match response.status() {
                 #(#decode_arms)*
-                #(#range_arms)*
-                #default_arm
+                #fallback
             }
         }
     }
@@ -829,7 +801,7 @@ fn waiter(api: &Api, op: &Operation) -> Option<TokenStream> {
                 ::codegen_runtime::http::HeaderMap::new(),
                 outcome.body,
             );
-            Self::#poll_decode(response).await.map_err(::codegen_runtime::WaitError::Result)
+            Self::#poll_decode(response).map_err(::codegen_runtime::WaitError::Result)
         }
 
         #handle_fn_tokens

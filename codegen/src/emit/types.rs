@@ -33,12 +33,6 @@ pub fn emit(space: &TypeSpace) -> TokenStream {
     }
 }
 
-fn derives(def: &TypeDef, default: bool) -> TokenStream {
-    let eq = def.eq.then(|| quote!(Eq,));
-    let default = default.then(|| quote!(Default,));
-    quote!(#[derive(Debug, Clone, PartialEq, #eq #default ::serde::Serialize, ::serde::Deserialize)])
-}
-
 fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
     let name = ident(&def.name.rust);
     let type_doc = doc(def.doc.as_deref());
@@ -51,14 +45,39 @@ fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
             pub additional_properties: ::std::collections::BTreeMap<::std::string::String, #t>,
         }
     });
-    let all_optional = s.fields.iter().all(|f| !f.required);
-    let derives = derives(def, all_optional);
+    let eq = def.eq.then(|| quote!(Eq,));
+    let default = s.fields.iter().all(|f| !f.required).then(|| quote!(Default,));
+    // Deserialize is written out rather than derived: see `codegen_runtime::de` for why.
+    let takes = s.fields.iter().map(|f| {
+        let field = ident(&f.name.rust);
+        let api = &f.name.api;
+        let take = match (f.required, f.nullable) {
+            (true, false) => quote!(required),
+            (false, true) => quote!(nullable),
+            // A required but nullable field is an `Option` too; serde's derive reads it absent
+            // as `None`, and so does this.
+            _ => quote!(optional),
+        };
+        quote!(#field: object.#take(#api)?,)
+    });
+    let rest = s
+        .additional
+        .as_ref()
+        .map(|_| quote!(additional_properties: object.rest()?,));
+    let api_name = &def.name.rust;
     quote! {
         #type_doc
-        #derives
+        #[derive(Debug, Clone, PartialEq, #eq #default ::serde::Serialize)]
         pub struct #name {
             #(#fields)*
             #additional
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                #[allow(unused_mut)]
+                let mut object = ::codegen_runtime::de::object(deserializer, #api_name)?;
+                ::std::result::Result::Ok(Self { #(#takes)* #rest })
+            }
         }
     }
 }
@@ -69,6 +88,7 @@ fn field(f: &Field) -> TokenStream {
     let api = &f.name.api;
     let rename = (bare(&f.name.rust) != api).then(|| quote!(rename = #api,));
     let inner = ty(&f.ty);
+    // Serialization only: reading is written out in the struct's `Deserialize` impl.
     let (t, attrs) = match (f.required, f.nullable) {
         (true, false) => (inner, quote!()),
         // Present but possibly null.
@@ -76,18 +96,14 @@ fn field(f: &Field) -> TokenStream {
         // Absent or a value.
         (false, false) => (
             quote!(::std::option::Option<#inner>),
-            quote!(
-                default,
-                skip_serializing_if = "::std::option::Option::is_none",
-            ),
+            quote!(skip_serializing_if = "::std::option::Option::is_none",),
         ),
         // Absent (outer None), null (Some(None)) or a value: three states the API tells apart.
         (false, true) => (
             quote!(::std::option::Option<::std::option::Option<#inner>>),
             quote!(
-                default,
                 skip_serializing_if = "::std::option::Option::is_none",
-                with = "::codegen_runtime::nullable",
+                serialize_with = "::codegen_runtime::nullable::serialize",
             ),
         ),
     };

@@ -39,11 +39,11 @@ use url::Url;
 pub use builder::{ClientBuilder, USER_AGENT};
 pub use multipart::MultipartForm;
 pub use request::{ApiBody, ApiRequest};
-pub use response::{api_error, unexpected, ApiResponse, ByteStream};
+pub use response::{api_error, read_all, unexpected, ApiResponse, ByteStream};
 
 use crate::auth::{Authenticator, LoginCtx, Relogin};
 use crate::encoding::build_query;
-use crate::error::TransportError;
+use crate::error::{Error, TransportError};
 use crate::retry::{is_idempotent, is_retryable_status, parse_retry_after, RetryPolicy};
 
 /// The most of an unwanted body (before a retry) read to keep its connection alive.
@@ -119,6 +119,27 @@ impl RawClient {
     /// `DELETE /v1/accounts/sessions/{uuid}`). A later request logs in again.
     pub async fn logout(&self) {
         self.inner.auth.logout(&self.login_ctx()).await;
+    }
+
+    /// Sends the request of one generated operation and decodes the answer: the one async step of
+    /// every generated method, so that each method is a plain function returning this future (an
+    /// `async fn` per operation would cost the compiler a state machine each).
+    ///
+    /// The body is read before `decode` runs, except for the statuses `unread` picks (downloads),
+    /// which `decode` hands over unread as an [`ApiResponse`] to stream.
+    pub async fn call<S, E>(
+        &self,
+        request: Result<ApiRequest, Error<E>>,
+        unread: fn(u16) -> bool,
+        decode: fn(ApiResponse) -> Result<S, Error<E>>,
+    ) -> Result<S, Error<E>> {
+        let response = self.send(request?).await?;
+        let response = if unread(response.status()) {
+            response
+        } else {
+            response.buffered().await?
+        };
+        decode(response)
     }
 
     /// Sends a request and returns the answer, whatever its status.

@@ -149,6 +149,92 @@ impl ApiResponse {
     }
 }
 
+/// The helpers a generated `decode_<operation>` function is made of: synchronous, because
+/// [`RawClient::call`](super::RawClient::call) has read the body already (except for the statuses
+/// it was told to leave unread, which go to the caller as an [`ApiResponse`]).
+// `Error<E>` is as large as the operation's error bodies; it is what every generated method returns.
+#[allow(clippy::result_large_err)]
+impl ApiResponse {
+    /// A documented success with a JSON body, as the variant `variant` makes of it.
+    pub fn ok_json<T: DeserializeOwned, S, E>(
+        self,
+        variant: impl FnOnce(T) -> S,
+    ) -> Result<S, Error<E>> {
+        self.decode_json().map(variant).map_err(Error::Decode)
+    }
+
+    /// A documented success with a text body.
+    pub fn ok_text<S, E>(self, variant: impl FnOnce(String) -> S) -> Result<S, Error<E>> {
+        Ok(variant(self.read_text()))
+    }
+
+    /// A documented error status with a JSON body: [`Error::Api`], or [`Error::Decode`] (with the
+    /// raw bytes) when the body does not match the error schema.
+    pub fn err_json<T: DeserializeOwned, S, E>(
+        self,
+        variant: impl FnOnce(T) -> E,
+    ) -> Result<S, Error<E>> {
+        let body = self.decode_json().map_err(Error::Decode)?;
+        Err(Error::Api {
+            status: self.status,
+            headers: self.headers,
+            body: variant(body),
+        })
+    }
+
+    /// A documented error status with a text body.
+    pub fn err_text<S, E>(self, variant: impl FnOnce(String) -> E) -> Result<S, Error<E>> {
+        let body = variant(self.read_text());
+        Err(Error::Api {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+
+    /// A documented error status whose body the caller reads (or that has none).
+    pub fn err_with<S, E>(self, variant: impl FnOnce(ApiResponse) -> E) -> Result<S, Error<E>> {
+        let (status, headers) = (self.status, self.headers.clone());
+        Err(Error::Api {
+            status,
+            headers,
+            body: variant(self),
+        })
+    }
+
+    /// A status the operation does not document: [`Error::UnexpectedStatus`] with the raw body.
+    pub fn unexpected_status<S, E>(self) -> Result<S, Error<E>> {
+        Err(Error::UnexpectedStatus {
+            status: self.status,
+            headers: self.headers,
+            body: match self.body {
+                Body::Read(b) => b,
+                Body::Pending(_) => Bytes::new(),
+            },
+        })
+    }
+
+    fn read_text(&self) -> String {
+        self.read_body()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn decode_json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        let body = self.read_body().cloned().unwrap_or_default();
+        serde_json::from_slice(&body).map_err(|source| DecodeError {
+            status: self.status,
+            body,
+            source,
+        })
+    }
+}
+
+/// For [`RawClient::call`](super::RawClient::call): every status has its body read first.
+pub fn read_all(_status: u16) -> bool {
+    false
+}
+
 /// An `Io`-category serde_json error carrying `cause`: serde_json has no public constructor for
 /// one, but reports any error of the reader it is given as exactly that.
 fn io_json_error(cause: TransportError) -> serde_json::Error {

@@ -44,17 +44,31 @@ impl Client {
     /// Download agent for different hosts
     ///
     /// `POST /data-protect/agents/download` (DownloadAgent)
-    pub async fn download_agent(
+    pub fn download_agent(
         &self,
         body: &super::types::DownloadAgentRequest,
         options: &download_agent::Options,
-    ) -> ::std::result::Result<
-        download_agent::Success,
-        ::codegen_runtime::Error<download_agent::Failure>,
-    > {
-        let request = Self::request_download_agent(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_download_agent(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            download_agent::Success,
+            ::codegen_runtime::Error<download_agent::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_download_agent(body, options),
+                |status| match status {
+                    200u16 => true,
+                    400u16 => false,
+                    401u16 => false,
+                    403u16 => false,
+                    404u16 => false,
+                    409u16 => false,
+                    500u16 => false,
+                    _ => false,
+                },
+                Self::decode_download_agent,
+            )
     }
     #[doc(hidden)]
     pub fn request_download_agent(
@@ -88,67 +102,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_download_agent(
+    pub fn decode_download_agent(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         download_agent::Success,
         ::codegen_runtime::Error<download_agent::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(download_agent::Success::Ok(response)),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_agent::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(download_agent::Failure::BadRequest),
+            401u16 => response.err_json(download_agent::Failure::Unauthorized),
+            403u16 => response.err_json(download_agent::Failure::Forbidden),
+            404u16 => response.err_json(download_agent::Failure::NotFound),
+            409u16 => response.err_json(download_agent::Failure::Conflict),
+            500u16 => response.err_json(download_agent::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get upgrade tasks
@@ -156,16 +124,21 @@ impl Client {
     /// Get the list of agent upgrade tasks
     ///
     /// `GET /data-protect/agents/upgrade-tasks` (GetUpgradeTasks)
-    pub async fn get_upgrade_tasks(
+    pub fn get_upgrade_tasks(
         &self,
         options: &get_upgrade_tasks::Options,
-    ) -> ::std::result::Result<
-        get_upgrade_tasks::Success,
-        ::codegen_runtime::Error<get_upgrade_tasks::Failure>,
-    > {
-        let request = Self::request_get_upgrade_tasks(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_upgrade_tasks(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_upgrade_tasks::Success,
+            ::codegen_runtime::Error<get_upgrade_tasks::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_upgrade_tasks(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_upgrade_tasks,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_upgrade_tasks(
@@ -204,70 +177,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_upgrade_tasks(
+    pub fn decode_get_upgrade_tasks(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_upgrade_tasks::Success,
         ::codegen_runtime::Error<get_upgrade_tasks::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_upgrade_tasks::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_upgrade_tasks::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_upgrade_tasks::Success::Ok),
+            400u16 => response.err_json(get_upgrade_tasks::Failure::BadRequest),
+            401u16 => response.err_json(get_upgrade_tasks::Failure::Unauthorized),
+            403u16 => response.err_json(get_upgrade_tasks::Failure::Forbidden),
+            404u16 => response.err_json(get_upgrade_tasks::Failure::NotFound),
+            409u16 => response.err_json(get_upgrade_tasks::Failure::Conflict),
+            500u16 => response.err_json(get_upgrade_tasks::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Create an upgrade task
@@ -278,17 +202,22 @@ impl Client {
     /// lists only that task, so /tasks/0 is it. The allowed transitions are inferred from the state names.
     ///
     /// `POST /data-protect/agents/upgrade-tasks` (CreateUpgradeTask)
-    pub async fn create_upgrade_task(
+    pub fn create_upgrade_task(
         &self,
         body: &super::types::CreateUpgradeTaskRequest,
         options: &create_upgrade_task::Options,
-    ) -> ::std::result::Result<
-        create_upgrade_task::Success,
-        ::codegen_runtime::Error<create_upgrade_task::Failure>,
-    > {
-        let request = Self::request_create_upgrade_task(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_upgrade_task(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_upgrade_task::Success,
+            ::codegen_runtime::Error<create_upgrade_task::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_upgrade_task(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_upgrade_task,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_upgrade_task(
@@ -322,70 +251,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_upgrade_task(
+    pub fn decode_create_upgrade_task(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_upgrade_task::Success,
         ::codegen_runtime::Error<create_upgrade_task::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(create_upgrade_task::Success::Created(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            201u16 => response.ok_json(create_upgrade_task::Success::Created),
+            400u16 => response.err_json(create_upgrade_task::Failure::BadRequest),
+            401u16 => response.err_json(create_upgrade_task::Failure::Unauthorized),
+            403u16 => response.err_json(create_upgrade_task::Failure::Forbidden),
+            404u16 => response.err_json(create_upgrade_task::Failure::NotFound),
+            409u16 => response.err_json(create_upgrade_task::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_upgrade_task::Failure::InternalServerError(value),
-                })
+                response.err_json(create_upgrade_task::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List the snapshots for a given object
@@ -393,17 +275,22 @@ impl Client {
     /// List the snapshots for a given object
     ///
     /// `GET /data-protect/objects/{id}/snapshots` (GetObjectSnapshots)
-    pub async fn get_object_snapshots(
+    pub fn get_object_snapshots(
         &self,
         id: i64,
         options: &get_object_snapshots::Options,
-    ) -> ::std::result::Result<
-        get_object_snapshots::Success,
-        ::codegen_runtime::Error<get_object_snapshots::Failure>,
-    > {
-        let request = Self::request_get_object_snapshots(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_object_snapshots(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_object_snapshots::Success,
+            ::codegen_runtime::Error<get_object_snapshots::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_object_snapshots(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_object_snapshots,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_object_snapshots(
@@ -574,70 +461,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_object_snapshots(
+    pub fn decode_get_object_snapshots(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_object_snapshots::Success,
         ::codegen_runtime::Error<get_object_snapshots::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_object_snapshots::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_object_snapshots::Success::Ok),
+            400u16 => response.err_json(get_object_snapshots::Failure::BadRequest),
+            401u16 => response.err_json(get_object_snapshots::Failure::Unauthorized),
+            403u16 => response.err_json(get_object_snapshots::Failure::Forbidden),
+            404u16 => response.err_json(get_object_snapshots::Failure::NotFound),
+            409u16 => response.err_json(get_object_snapshots::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_object_snapshots::Failure::InternalServerError(value),
-                })
+                response.err_json(get_object_snapshots::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List Protection Policies based on provided filtering parameters
@@ -645,16 +485,21 @@ impl Client {
     /// Lists protection policies based on filtering query parameters
     ///
     /// `GET /data-protect/policies` (GetProtectionPolicies)
-    pub async fn get_protection_policies(
+    pub fn get_protection_policies(
         &self,
         options: &get_protection_policies::Options,
-    ) -> ::std::result::Result<
-        get_protection_policies::Success,
-        ::codegen_runtime::Error<get_protection_policies::Failure>,
-    > {
-        let request = Self::request_get_protection_policies(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_policies(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_policies::Success,
+            ::codegen_runtime::Error<get_protection_policies::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_policies(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_policies,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_policies(
@@ -793,70 +638,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_policies(
+    pub fn decode_get_protection_policies(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_policies::Success,
         ::codegen_runtime::Error<get_protection_policies::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_protection_policies::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_policies::Success::Ok),
+            400u16 => response.err_json(get_protection_policies::Failure::BadRequest),
+            401u16 => response.err_json(get_protection_policies::Failure::Unauthorized),
+            403u16 => response.err_json(get_protection_policies::Failure::Forbidden),
+            404u16 => response.err_json(get_protection_policies::Failure::NotFound),
+            409u16 => response.err_json(get_protection_policies::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policies::Failure::InternalServerError(value),
-                })
+                response.err_json(get_protection_policies::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Create a Protection Policy
@@ -864,17 +662,22 @@ impl Client {
     /// Create the Protection Policy and returns the newly created policy object
     ///
     /// `POST /data-protect/policies` (CreateProtectionPolicy)
-    pub async fn create_protection_policy(
+    pub fn create_protection_policy(
         &self,
         body: &super::types::ProtectionPolicyRequest,
         options: &create_protection_policy::Options,
-    ) -> ::std::result::Result<
-        create_protection_policy::Success,
-        ::codegen_runtime::Error<create_protection_policy::Failure>,
-    > {
-        let request = Self::request_create_protection_policy(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_protection_policy(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_protection_policy::Success,
+            ::codegen_runtime::Error<create_protection_policy::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_protection_policy(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_protection_policy,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_protection_policy(
@@ -908,72 +711,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_protection_policy(
+    pub fn decode_create_protection_policy(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_protection_policy::Success,
         ::codegen_runtime::Error<create_protection_policy::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    create_protection_policy::Success::Created(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            201u16 => response.ok_json(create_protection_policy::Success::Created),
+            400u16 => response.err_json(create_protection_policy::Failure::BadRequest),
+            401u16 => response.err_json(create_protection_policy::Failure::Unauthorized),
+            403u16 => response.err_json(create_protection_policy::Failure::Forbidden),
+            404u16 => response.err_json(create_protection_policy::Failure::NotFound),
+            409u16 => response.err_json(create_protection_policy::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_policy::Failure::InternalServerError(value),
-                })
+                response.err_json(create_protection_policy::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List details about a single Protection Policy
@@ -981,17 +735,22 @@ impl Client {
     /// Returns the Protection Policy details based on provided Policy Id
     ///
     /// `GET /data-protect/policies/{id}` (GetProtectionPolicyByID)
-    pub async fn get_protection_policy_by_id(
+    pub fn get_protection_policy_by_id(
         &self,
         id: &str,
         options: &get_protection_policy_by_id::Options,
-    ) -> ::std::result::Result<
-        get_protection_policy_by_id::Success,
-        ::codegen_runtime::Error<get_protection_policy_by_id::Failure>,
-    > {
-        let request = Self::request_get_protection_policy_by_id(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_policy_by_id(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_policy_by_id::Success,
+            ::codegen_runtime::Error<get_protection_policy_by_id::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_policy_by_id(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_policy_by_id,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_policy_by_id(
@@ -1041,74 +800,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_policy_by_id(
+    pub fn decode_get_protection_policy_by_id(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_policy_by_id::Success,
         ::codegen_runtime::Error<get_protection_policy_by_id::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    get_protection_policy_by_id::Success::Ok(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_policy_by_id::Success::Ok),
+            400u16 => response.err_json(get_protection_policy_by_id::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::Unauthorized(value),
-                })
+                response.err_json(get_protection_policy_by_id::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(get_protection_policy_by_id::Failure::Forbidden),
+            404u16 => response.err_json(get_protection_policy_by_id::Failure::NotFound),
+            409u16 => response.err_json(get_protection_policy_by_id::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_policy_by_id::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(get_protection_policy_by_id::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Update a Protection Policy
@@ -1116,18 +827,23 @@ impl Client {
     /// Specifies the request to update the existing Protection Policy. On successful update, returns the updated policy object
     ///
     /// `PUT /data-protect/policies/{id}` (UpdateProtectionPolicy)
-    pub async fn update_protection_policy(
+    pub fn update_protection_policy(
         &self,
         id: &str,
         body: &super::types::ProtectionPolicyRequest,
         options: &update_protection_policy::Options,
-    ) -> ::std::result::Result<
-        update_protection_policy::Success,
-        ::codegen_runtime::Error<update_protection_policy::Failure>,
-    > {
-        let request = Self::request_update_protection_policy(id, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_update_protection_policy(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            update_protection_policy::Success,
+            ::codegen_runtime::Error<update_protection_policy::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_update_protection_policy(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_update_protection_policy,
+            )
     }
     #[doc(hidden)]
     pub fn request_update_protection_policy(
@@ -1166,70 +882,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_update_protection_policy(
+    pub fn decode_update_protection_policy(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         update_protection_policy::Success,
         ::codegen_runtime::Error<update_protection_policy::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(update_protection_policy::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(update_protection_policy::Success::Ok),
+            400u16 => response.err_json(update_protection_policy::Failure::BadRequest),
+            401u16 => response.err_json(update_protection_policy::Failure::Unauthorized),
+            403u16 => response.err_json(update_protection_policy::Failure::Forbidden),
+            404u16 => response.err_json(update_protection_policy::Failure::NotFound),
+            409u16 => response.err_json(update_protection_policy::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_policy::Failure::InternalServerError(value),
-                })
+                response.err_json(update_protection_policy::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Delete a Protection Policy
@@ -1237,17 +906,22 @@ impl Client {
     /// Deletes a Protection Policy based on given policy id
     ///
     /// `DELETE /data-protect/policies/{id}` (DeleteProtectionPolicy)
-    pub async fn delete_protection_policy(
+    pub fn delete_protection_policy(
         &self,
         id: &str,
         options: &delete_protection_policy::Options,
-    ) -> ::std::result::Result<
-        delete_protection_policy::Success,
-        ::codegen_runtime::Error<delete_protection_policy::Failure>,
-    > {
-        let request = Self::request_delete_protection_policy(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_protection_policy(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_protection_policy::Success,
+            ::codegen_runtime::Error<delete_protection_policy::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_protection_policy(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_protection_policy,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_protection_policy(
@@ -1279,69 +953,25 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_protection_policy(
+    pub fn decode_delete_protection_policy(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_protection_policy::Success,
         ::codegen_runtime::Error<delete_protection_policy::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(delete_protection_policy::Success::NoContent)
             }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::Conflict(value),
-                })
-            }
+            400u16 => response.err_json(delete_protection_policy::Failure::BadRequest),
+            401u16 => response.err_json(delete_protection_policy::Failure::Unauthorized),
+            403u16 => response.err_json(delete_protection_policy::Failure::Forbidden),
+            404u16 => response.err_json(delete_protection_policy::Failure::NotFound),
+            409u16 => response.err_json(delete_protection_policy::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_policy::Failure::InternalServerError(value),
-                })
+                response.err_json(delete_protection_policy::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get the list of Protection Groups
@@ -1349,16 +979,21 @@ impl Client {
     /// Get the list of Protection Groups
     ///
     /// `GET /data-protect/protection-groups` (GetProtectionGroups)
-    pub async fn get_protection_groups(
+    pub fn get_protection_groups(
         &self,
         options: &get_protection_groups::Options,
-    ) -> ::std::result::Result<
-        get_protection_groups::Success,
-        ::codegen_runtime::Error<get_protection_groups::Failure>,
-    > {
-        let request = Self::request_get_protection_groups(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_groups(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_groups::Success,
+            ::codegen_runtime::Error<get_protection_groups::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_groups(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_groups,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_groups(
@@ -1680,70 +1315,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_groups(
+    pub fn decode_get_protection_groups(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_groups::Success,
         ::codegen_runtime::Error<get_protection_groups::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_protection_groups::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_groups::Success::Ok),
+            400u16 => response.err_json(get_protection_groups::Failure::BadRequest),
+            401u16 => response.err_json(get_protection_groups::Failure::Unauthorized),
+            403u16 => response.err_json(get_protection_groups::Failure::Forbidden),
+            404u16 => response.err_json(get_protection_groups::Failure::NotFound),
+            409u16 => response.err_json(get_protection_groups::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_groups::Failure::InternalServerError(value),
-                })
+                response.err_json(get_protection_groups::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Create a Protection Group
@@ -1751,17 +1339,22 @@ impl Client {
     /// Create a Protection Group
     ///
     /// `POST /data-protect/protection-groups` (CreateProtectionGroup)
-    pub async fn create_protection_group(
+    pub fn create_protection_group(
         &self,
         body: &super::types::ProtectionGroupRequest,
         options: &create_protection_group::Options,
-    ) -> ::std::result::Result<
-        create_protection_group::Success,
-        ::codegen_runtime::Error<create_protection_group::Failure>,
-    > {
-        let request = Self::request_create_protection_group(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_protection_group(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_protection_group::Success,
+            ::codegen_runtime::Error<create_protection_group::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_protection_group(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_protection_group,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_protection_group(
@@ -1795,72 +1388,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_protection_group(
+    pub fn decode_create_protection_group(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_protection_group::Success,
         ::codegen_runtime::Error<create_protection_group::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    create_protection_group::Success::Created(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            201u16 => response.ok_json(create_protection_group::Success::Created),
+            400u16 => response.err_json(create_protection_group::Failure::BadRequest),
+            401u16 => response.err_json(create_protection_group::Failure::Unauthorized),
+            403u16 => response.err_json(create_protection_group::Failure::Forbidden),
+            404u16 => response.err_json(create_protection_group::Failure::NotFound),
+            409u16 => response.err_json(create_protection_group::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group::Failure::InternalServerError(value),
-                })
+                response.err_json(create_protection_group::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List details about single Protection Group
@@ -1868,17 +1412,22 @@ impl Client {
     /// Returns the Protection Group corresponding to the specified Group id
     ///
     /// `GET /data-protect/protection-groups/{id}` (GetProtectionGroupByID)
-    pub async fn get_protection_group_by_id(
+    pub fn get_protection_group_by_id(
         &self,
         id: &str,
         options: &get_protection_group_by_id::Options,
-    ) -> ::std::result::Result<
-        get_protection_group_by_id::Success,
-        ::codegen_runtime::Error<get_protection_group_by_id::Failure>,
-    > {
-        let request = Self::request_get_protection_group_by_id(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_group_by_id(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_group_by_id::Success,
+            ::codegen_runtime::Error<get_protection_group_by_id::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_group_by_id(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_group_by_id,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_group_by_id(
@@ -1970,70 +1519,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_group_by_id(
+    pub fn decode_get_protection_group_by_id(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_group_by_id::Success,
         ::codegen_runtime::Error<get_protection_group_by_id::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_protection_group_by_id::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_group_by_id::Success::Ok),
+            400u16 => response.err_json(get_protection_group_by_id::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::Unauthorized(value),
-                })
+                response.err_json(get_protection_group_by_id::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(get_protection_group_by_id::Failure::Forbidden),
+            404u16 => response.err_json(get_protection_group_by_id::Failure::NotFound),
+            409u16 => response.err_json(get_protection_group_by_id::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_by_id::Failure::InternalServerError(value),
-                })
+                response
+                    .err_json(get_protection_group_by_id::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Update a Protection Group
@@ -2041,18 +1546,23 @@ impl Client {
     /// Update the specified Protection Group
     ///
     /// `PUT /data-protect/protection-groups/{id}` (UpdateProtectionGroup)
-    pub async fn update_protection_group(
+    pub fn update_protection_group(
         &self,
         id: &str,
         body: &super::types::ProtectionGroupRequest,
         options: &update_protection_group::Options,
-    ) -> ::std::result::Result<
-        update_protection_group::Success,
-        ::codegen_runtime::Error<update_protection_group::Failure>,
-    > {
-        let request = Self::request_update_protection_group(id, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_update_protection_group(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            update_protection_group::Success,
+            ::codegen_runtime::Error<update_protection_group::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_update_protection_group(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_update_protection_group,
+            )
     }
     #[doc(hidden)]
     pub fn request_update_protection_group(
@@ -2091,70 +1601,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_update_protection_group(
+    pub fn decode_update_protection_group(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         update_protection_group::Success,
         ::codegen_runtime::Error<update_protection_group::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(update_protection_group::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(update_protection_group::Success::Ok),
+            400u16 => response.err_json(update_protection_group::Failure::BadRequest),
+            401u16 => response.err_json(update_protection_group::Failure::Unauthorized),
+            403u16 => response.err_json(update_protection_group::Failure::Forbidden),
+            404u16 => response.err_json(update_protection_group::Failure::NotFound),
+            409u16 => response.err_json(update_protection_group::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group::Failure::InternalServerError(value),
-                })
+                response.err_json(update_protection_group::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Delete a Protection Group
@@ -2162,17 +1625,22 @@ impl Client {
     /// Returns Success if the Protection Group is deleted
     ///
     /// `DELETE /data-protect/protection-groups/{id}` (DeleteProtectionGroup)
-    pub async fn delete_protection_group(
+    pub fn delete_protection_group(
         &self,
         id: &str,
         options: &delete_protection_group::Options,
-    ) -> ::std::result::Result<
-        delete_protection_group::Success,
-        ::codegen_runtime::Error<delete_protection_group::Failure>,
-    > {
-        let request = Self::request_delete_protection_group(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_protection_group(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_protection_group::Success,
+            ::codegen_runtime::Error<delete_protection_group::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_protection_group(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_protection_group,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_protection_group(
@@ -2216,69 +1684,25 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_protection_group(
+    pub fn decode_delete_protection_group(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_protection_group::Success,
         ::codegen_runtime::Error<delete_protection_group::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(delete_protection_group::Success::NoContent)
             }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::Conflict(value),
-                })
-            }
+            400u16 => response.err_json(delete_protection_group::Failure::BadRequest),
+            401u16 => response.err_json(delete_protection_group::Failure::Unauthorized),
+            403u16 => response.err_json(delete_protection_group::Failure::Forbidden),
+            404u16 => response.err_json(delete_protection_group::Failure::NotFound),
+            409u16 => response.err_json(delete_protection_group::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_group::Failure::InternalServerError(value),
-                })
+                response.err_json(delete_protection_group::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get the list of runs for a Protection Group
@@ -2286,17 +1710,22 @@ impl Client {
     /// Get the runs for a particular Protection Group
     ///
     /// `GET /data-protect/protection-groups/{id}/runs` (GetProtectionGroupRuns)
-    pub async fn get_protection_group_runs(
+    pub fn get_protection_group_runs(
         &self,
         id: &str,
         options: &get_protection_group_runs::Options,
-    ) -> ::std::result::Result<
-        get_protection_group_runs::Success,
-        ::codegen_runtime::Error<get_protection_group_runs::Failure>,
-    > {
-        let request = Self::request_get_protection_group_runs(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_group_runs(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_group_runs::Success,
+            ::codegen_runtime::Error<get_protection_group_runs::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_group_runs(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_group_runs,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_group_runs(
@@ -2599,70 +2028,24 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_group_runs(
+    pub fn decode_get_protection_group_runs(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_group_runs::Success,
         ::codegen_runtime::Error<get_protection_group_runs::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_protection_group_runs::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_group_runs::Success::Ok),
+            400u16 => response.err_json(get_protection_group_runs::Failure::BadRequest),
+            401u16 => response.err_json(get_protection_group_runs::Failure::Unauthorized),
+            403u16 => response.err_json(get_protection_group_runs::Failure::Forbidden),
+            404u16 => response.err_json(get_protection_group_runs::Failure::NotFound),
+            409u16 => response.err_json(get_protection_group_runs::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_group_runs::Failure::InternalServerError(value),
-                })
+                response
+                    .err_json(get_protection_group_runs::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Update runs for a particular Protection Group
@@ -2670,18 +2053,23 @@ impl Client {
     /// Update runs for a particular Protection Group. A user can perform the following actions: 1. Extend or reduce retention of a local, replication and archival snapshots. 2. Can perform resync operation on failed copy snapshots attempts in this Run. 3. Add new replication and archival snapshot targets to the Run. 4. Add or remove legal hold on the snapshots. Only a user with DSO role can perform this operation. 5. Delete the snapshots that were created as a part of this Run. 6. Apply datalock on existing snapshots where a user cannot manually delete snapshots before the expiry time.
     ///
     /// `PUT /data-protect/protection-groups/{id}/runs` (UpdateProtectionGroupRun)
-    pub async fn update_protection_group_run(
+    pub fn update_protection_group_run(
         &self,
         id: &str,
         body: &super::types::UpdateProtectionGroupRunRequest,
         options: &update_protection_group_run::Options,
-    ) -> ::std::result::Result<
-        update_protection_group_run::Success,
-        ::codegen_runtime::Error<update_protection_group_run::Failure>,
-    > {
-        let request = Self::request_update_protection_group_run(id, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_update_protection_group_run(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            update_protection_group_run::Success,
+            ::codegen_runtime::Error<update_protection_group_run::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_update_protection_group_run(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_update_protection_group_run,
+            )
     }
     #[doc(hidden)]
     pub fn request_update_protection_group_run(
@@ -2720,74 +2108,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_update_protection_group_run(
+    pub fn decode_update_protection_group_run(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         update_protection_group_run::Success,
         ::codegen_runtime::Error<update_protection_group_run::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            207u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    update_protection_group_run::Success::MultiStatus(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            207u16 => response.ok_json(update_protection_group_run::Success::MultiStatus),
+            400u16 => response.err_json(update_protection_group_run::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::Unauthorized(value),
-                })
+                response.err_json(update_protection_group_run::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(update_protection_group_run::Failure::Forbidden),
+            404u16 => response.err_json(update_protection_group_run::Failure::NotFound),
+            409u16 => response.err_json(update_protection_group_run::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_group_run::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(update_protection_group_run::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Create a new protection run
@@ -2801,18 +2141,23 @@ impl Client {
     /// counts as succeeded. The allowed transitions are inferred from the state names.
     ///
     /// `POST /data-protect/protection-groups/{id}/runs` (CreateProtectionGroupRun)
-    pub async fn create_protection_group_run(
+    pub fn create_protection_group_run(
         &self,
         id: &str,
         body: &super::types::CreateProtectionGroupRunRequest,
         options: &create_protection_group_run::Options,
-    ) -> ::std::result::Result<
-        create_protection_group_run::Success,
-        ::codegen_runtime::Error<create_protection_group_run::Failure>,
-    > {
-        let request = Self::request_create_protection_group_run(id, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_protection_group_run(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_protection_group_run::Success,
+            ::codegen_runtime::Error<create_protection_group_run::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_protection_group_run(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_protection_group_run,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_protection_group_run(
@@ -2851,74 +2196,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_protection_group_run(
+    pub fn decode_create_protection_group_run(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_protection_group_run::Success,
         ::codegen_runtime::Error<create_protection_group_run::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            202u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    create_protection_group_run::Success::Accepted(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            202u16 => response.ok_json(create_protection_group_run::Success::Accepted),
+            400u16 => response.err_json(create_protection_group_run::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::Unauthorized(value),
-                })
+                response.err_json(create_protection_group_run::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(create_protection_group_run::Failure::Forbidden),
+            404u16 => response.err_json(create_protection_group_run::Failure::NotFound),
+            409u16 => response.err_json(create_protection_group_run::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_protection_group_run::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(create_protection_group_run::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Actions on protection group run
@@ -2932,22 +2229,23 @@ impl Client {
     /// transitions are inferred from the state names.
     ///
     /// `POST /data-protect/protection-groups/{id}/runs/actions` (PerformActionOnProtectionGroupRun)
-    pub async fn perform_action_on_protection_group_run(
+    pub fn perform_action_on_protection_group_run(
         &self,
         id: &str,
         body: &super::types::PerformActionOnProtectionGroupRunRequest,
         options: &perform_action_on_protection_group_run::Options,
-    ) -> ::std::result::Result<
-        perform_action_on_protection_group_run::Success,
-        ::codegen_runtime::Error<perform_action_on_protection_group_run::Failure>,
-    > {
-        let request = Self::request_perform_action_on_protection_group_run(
-            id,
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_perform_action_on_protection_group_run(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            perform_action_on_protection_group_run::Success,
+            ::codegen_runtime::Error<perform_action_on_protection_group_run::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_perform_action_on_protection_group_run(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_perform_action_on_protection_group_run,
+            )
     }
     #[doc(hidden)]
     pub fn request_perform_action_on_protection_group_run(
@@ -2986,84 +2284,48 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_perform_action_on_protection_group_run(
+    pub fn decode_perform_action_on_protection_group_run(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         perform_action_on_protection_group_run::Success,
         ::codegen_runtime::Error<perform_action_on_protection_group_run::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             202u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    perform_action_on_protection_group_run::Success::Accepted(value),
-                )
+                response
+                    .ok_json(perform_action_on_protection_group_run::Success::Accepted)
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        perform_action_on_protection_group_run::Failure::BadRequest,
+                    )
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        perform_action_on_protection_group_run::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::Forbidden(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(perform_action_on_protection_group_run::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::NotFound(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(perform_action_on_protection_group_run::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::Conflict(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(perform_action_on_protection_group_run::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: perform_action_on_protection_group_run::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        perform_action_on_protection_group_run::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Lists the Recoveries
@@ -3071,16 +2333,21 @@ impl Client {
     /// Lists the Recoveries
     ///
     /// `GET /data-protect/recoveries` (GetRecoveries)
-    pub async fn get_recoveries(
+    pub fn get_recoveries(
         &self,
         options: &get_recoveries::Options,
-    ) -> ::std::result::Result<
-        get_recoveries::Success,
-        ::codegen_runtime::Error<get_recoveries::Failure>,
-    > {
-        let request = Self::request_get_recoveries(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_recoveries(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_recoveries::Success,
+            ::codegen_runtime::Error<get_recoveries::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_recoveries(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_recoveries,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_recoveries(
@@ -3243,70 +2510,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_recoveries(
+    pub fn decode_get_recoveries(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_recoveries::Success,
         ::codegen_runtime::Error<get_recoveries::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_recoveries::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recoveries::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_recoveries::Success::Ok),
+            400u16 => response.err_json(get_recoveries::Failure::BadRequest),
+            401u16 => response.err_json(get_recoveries::Failure::Unauthorized),
+            403u16 => response.err_json(get_recoveries::Failure::Forbidden),
+            404u16 => response.err_json(get_recoveries::Failure::NotFound),
+            409u16 => response.err_json(get_recoveries::Failure::Conflict),
+            500u16 => response.err_json(get_recoveries::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Performs a Recovery
@@ -3317,17 +2535,22 @@ impl Client {
     /// 'LegalHold' counts as succeeded. The allowed transitions are inferred from the state names.
     ///
     /// `POST /data-protect/recoveries` (CreateRecovery)
-    pub async fn create_recovery(
+    pub fn create_recovery(
         &self,
         body: &super::types::CreateRecoveryRequest,
         options: &create_recovery::Options,
-    ) -> ::std::result::Result<
-        create_recovery::Success,
-        ::codegen_runtime::Error<create_recovery::Failure>,
-    > {
-        let request = Self::request_create_recovery(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_recovery(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_recovery::Success,
+            ::codegen_runtime::Error<create_recovery::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_recovery(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_recovery,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_recovery(
@@ -3379,70 +2602,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_recovery(
+    pub fn decode_create_recovery(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_recovery::Success,
         ::codegen_runtime::Error<create_recovery::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(create_recovery::Success::Created(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_recovery::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            201u16 => response.ok_json(create_recovery::Success::Created),
+            400u16 => response.err_json(create_recovery::Failure::BadRequest),
+            401u16 => response.err_json(create_recovery::Failure::Unauthorized),
+            403u16 => response.err_json(create_recovery::Failure::Forbidden),
+            404u16 => response.err_json(create_recovery::Failure::NotFound),
+            409u16 => response.err_json(create_recovery::Failure::Conflict),
+            500u16 => response.err_json(create_recovery::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Create a download files and folders recovery
@@ -3454,20 +2628,22 @@ impl Client {
     /// The allowed transitions are inferred from the state names.
     ///
     /// `POST /data-protect/recoveries/download-files-folders` (CreateDownloadFilesAndFoldersRecovery)
-    pub async fn create_download_files_and_folders_recovery(
+    pub fn create_download_files_and_folders_recovery(
         &self,
         body: &super::types::CreateDownloadFilesAndFoldersRecoveryRequest,
         options: &create_download_files_and_folders_recovery::Options,
-    ) -> ::std::result::Result<
-        create_download_files_and_folders_recovery::Success,
-        ::codegen_runtime::Error<create_download_files_and_folders_recovery::Failure>,
-    > {
-        let request = Self::request_create_download_files_and_folders_recovery(
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_download_files_and_folders_recovery(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_download_files_and_folders_recovery::Success,
+            ::codegen_runtime::Error<create_download_files_and_folders_recovery::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_download_files_and_folders_recovery(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_download_files_and_folders_recovery,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_download_files_and_folders_recovery(
@@ -3501,84 +2677,56 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_download_files_and_folders_recovery(
+    pub fn decode_create_download_files_and_folders_recovery(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_download_files_and_folders_recovery::Success,
         ::codegen_runtime::Error<create_download_files_and_folders_recovery::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    create_download_files_and_folders_recovery::Success::Created(value),
-                )
+                response
+                    .ok_json(
+                        create_download_files_and_folders_recovery::Success::Created,
+                    )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::BadRequest,
+                    )
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::Forbidden(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::Forbidden,
+                    )
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::NotFound(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::NotFound,
+                    )
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::Conflict(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::Conflict,
+                    )
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_download_files_and_folders_recovery::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_download_files_and_folders_recovery::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get Recovery for a given id
@@ -3586,17 +2734,22 @@ impl Client {
     /// Get Recovery for a given id
     ///
     /// `GET /data-protect/recoveries/{id}` (GetRecoveryByID)
-    pub async fn get_recovery_by_id(
+    pub fn get_recovery_by_id(
         &self,
         id: &str,
         options: &get_recovery_by_id::Options,
-    ) -> ::std::result::Result<
-        get_recovery_by_id::Success,
-        ::codegen_runtime::Error<get_recovery_by_id::Failure>,
-    > {
-        let request = Self::request_get_recovery_by_id(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_recovery_by_id(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_recovery_by_id::Success,
+            ::codegen_runtime::Error<get_recovery_by_id::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_recovery_by_id(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_recovery_by_id,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_recovery_by_id(
@@ -3628,70 +2781,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_recovery_by_id(
+    pub fn decode_get_recovery_by_id(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_recovery_by_id::Success,
         ::codegen_runtime::Error<get_recovery_by_id::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_recovery_by_id::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_recovery_by_id::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_recovery_by_id::Success::Ok),
+            400u16 => response.err_json(get_recovery_by_id::Failure::BadRequest),
+            401u16 => response.err_json(get_recovery_by_id::Failure::Unauthorized),
+            403u16 => response.err_json(get_recovery_by_id::Failure::Forbidden),
+            404u16 => response.err_json(get_recovery_by_id::Failure::NotFound),
+            409u16 => response.err_json(get_recovery_by_id::Failure::Conflict),
+            500u16 => response.err_json(get_recovery_by_id::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Download files from the given download file recovery
@@ -3703,17 +2807,31 @@ impl Client {
     /// body.
     ///
     /// `GET /data-protect/recoveries/{id}/download-files` (DownloadFilesFromRecovery)
-    pub async fn download_files_from_recovery(
+    pub fn download_files_from_recovery(
         &self,
         id: &str,
         options: &download_files_from_recovery::Options,
-    ) -> ::std::result::Result<
-        download_files_from_recovery::Success,
-        ::codegen_runtime::Error<download_files_from_recovery::Failure>,
-    > {
-        let request = Self::request_download_files_from_recovery(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_download_files_from_recovery(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            download_files_from_recovery::Success,
+            ::codegen_runtime::Error<download_files_from_recovery::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_download_files_from_recovery(id, options),
+                |status| match status {
+                    200u16 => true,
+                    400u16 => false,
+                    401u16 => false,
+                    403u16 => false,
+                    404u16 => false,
+                    409u16 => false,
+                    500u16 => false,
+                    _ => false,
+                },
+                Self::decode_download_files_from_recovery,
+            )
     }
     #[doc(hidden)]
     pub fn request_download_files_from_recovery(
@@ -3817,73 +2935,32 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_download_files_from_recovery(
+    pub fn decode_download_files_from_recovery(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         download_files_from_recovery::Success,
         ::codegen_runtime::Error<download_files_from_recovery::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => {
                 ::std::result::Result::Ok(
                     download_files_from_recovery::Success::Ok(response),
                 )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::BadRequest(value),
-                })
+                response.err_json(download_files_from_recovery::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::Unauthorized(value),
-                })
+                response.err_json(download_files_from_recovery::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(download_files_from_recovery::Failure::Forbidden),
+            404u16 => response.err_json(download_files_from_recovery::Failure::NotFound),
+            409u16 => response.err_json(download_files_from_recovery::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_files_from_recovery::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(download_files_from_recovery::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List Restore Points in a given time range
@@ -3891,17 +2968,22 @@ impl Client {
     /// List Restore Points i.e. returns the snapshots in in a given time range
     ///
     /// `POST /data-protect/snapshots/restore-points` (GetRestorePointsInTimeRange)
-    pub async fn get_restore_points_in_time_range(
+    pub fn get_restore_points_in_time_range(
         &self,
         body: &super::types::GetRestorePointsInTimeRangeRequest,
         options: &get_restore_points_in_time_range::Options,
-    ) -> ::std::result::Result<
-        get_restore_points_in_time_range::Success,
-        ::codegen_runtime::Error<get_restore_points_in_time_range::Failure>,
-    > {
-        let request = Self::request_get_restore_points_in_time_range(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_restore_points_in_time_range(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_restore_points_in_time_range::Success,
+            ::codegen_runtime::Error<get_restore_points_in_time_range::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_restore_points_in_time_range(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_restore_points_in_time_range,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_restore_points_in_time_range(
@@ -3935,74 +3017,39 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_restore_points_in_time_range(
+    pub fn decode_get_restore_points_in_time_range(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_restore_points_in_time_range::Success,
         ::codegen_runtime::Error<get_restore_points_in_time_range::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    get_restore_points_in_time_range::Success::Created(value),
-                )
+                response.ok_json(get_restore_points_in_time_range::Success::Created)
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::BadRequest(value),
-                })
+                response.err_json(get_restore_points_in_time_range::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::Unauthorized(value),
-                })
+                response
+                    .err_json(get_restore_points_in_time_range::Failure::Unauthorized)
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::Forbidden(value),
-                })
+                response.err_json(get_restore_points_in_time_range::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::NotFound(value),
-                })
+                response.err_json(get_restore_points_in_time_range::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::Conflict(value),
-                })
+                response.err_json(get_restore_points_in_time_range::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_restore_points_in_time_range::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        get_restore_points_in_time_range::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Download an indexed file
@@ -4014,17 +3061,31 @@ impl Client {
     /// body.
     ///
     /// `GET /data-protect/snapshots/{snapshotsId}/download-file` (DownloadIndexedFile)
-    pub async fn download_indexed_file(
+    pub fn download_indexed_file(
         &self,
         snapshots_id: &str,
         options: &download_indexed_file::Options,
-    ) -> ::std::result::Result<
-        download_indexed_file::Success,
-        ::codegen_runtime::Error<download_indexed_file::Failure>,
-    > {
-        let request = Self::request_download_indexed_file(snapshots_id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_download_indexed_file(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            download_indexed_file::Success,
+            ::codegen_runtime::Error<download_indexed_file::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_download_indexed_file(snapshots_id, options),
+                |status| match status {
+                    200u16 => true,
+                    400u16 => false,
+                    401u16 => false,
+                    403u16 => false,
+                    404u16 => false,
+                    409u16 => false,
+                    500u16 => false,
+                    _ => false,
+                },
+                Self::decode_download_indexed_file,
+            )
     }
     #[doc(hidden)]
     pub fn request_download_indexed_file(
@@ -4116,69 +3177,25 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_download_indexed_file(
+    pub fn decode_download_indexed_file(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         download_indexed_file::Success,
         ::codegen_runtime::Error<download_indexed_file::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => {
                 ::std::result::Result::Ok(download_indexed_file::Success::Ok(response))
             }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::Conflict(value),
-                })
-            }
+            400u16 => response.err_json(download_indexed_file::Failure::BadRequest),
+            401u16 => response.err_json(download_indexed_file::Failure::Unauthorized),
+            403u16 => response.err_json(download_indexed_file::Failure::Forbidden),
+            404u16 => response.err_json(download_indexed_file::Failure::NotFound),
+            409u16 => response.err_json(download_indexed_file::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: download_indexed_file::Failure::InternalServerError(value),
-                })
+                response.err_json(download_indexed_file::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List indexed objects
@@ -4186,17 +3203,22 @@ impl Client {
     /// List all the indexed objects like files and folders, emails, mailboxes etc., that match the specified search and filter criteria from protected objects
     ///
     /// `POST /data-protect/search/indexed-objects` (SearchIndexedObjects)
-    pub async fn search_indexed_objects(
+    pub fn search_indexed_objects(
         &self,
         body: &super::types::SearchIndexedObjectsRequest,
         options: &search_indexed_objects::Options,
-    ) -> ::std::result::Result<
-        search_indexed_objects::Success,
-        ::codegen_runtime::Error<search_indexed_objects::Failure>,
-    > {
-        let request = Self::request_search_indexed_objects(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_search_indexed_objects(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            search_indexed_objects::Success,
+            ::codegen_runtime::Error<search_indexed_objects::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_search_indexed_objects(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_search_indexed_objects,
+            )
     }
     #[doc(hidden)]
     pub fn request_search_indexed_objects(
@@ -4230,70 +3252,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_search_indexed_objects(
+    pub fn decode_search_indexed_objects(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         search_indexed_objects::Success,
         ::codegen_runtime::Error<search_indexed_objects::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(search_indexed_objects::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(search_indexed_objects::Success::Ok),
+            400u16 => response.err_json(search_indexed_objects::Failure::BadRequest),
+            401u16 => response.err_json(search_indexed_objects::Failure::Unauthorized),
+            403u16 => response.err_json(search_indexed_objects::Failure::Forbidden),
+            404u16 => response.err_json(search_indexed_objects::Failure::NotFound),
+            409u16 => response.err_json(search_indexed_objects::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_indexed_objects::Failure::InternalServerError(value),
-                })
+                response.err_json(search_indexed_objects::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List Objects
@@ -4301,16 +3276,21 @@ impl Client {
     /// List objects
     ///
     /// `GET /data-protect/search/objects` (SearchObjects)
-    pub async fn search_objects(
+    pub fn search_objects(
         &self,
         options: &search_objects::Options,
-    ) -> ::std::result::Result<
-        search_objects::Success,
-        ::codegen_runtime::Error<search_objects::Failure>,
-    > {
-        let request = Self::request_search_objects(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_search_objects(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            search_objects::Success,
+            ::codegen_runtime::Error<search_objects::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_search_objects(options),
+                ::codegen_runtime::read_all,
+                Self::decode_search_objects,
+            )
     }
     #[doc(hidden)]
     pub fn request_search_objects(
@@ -4710,70 +3690,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_search_objects(
+    pub fn decode_search_objects(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         search_objects::Success,
         ::codegen_runtime::Error<search_objects::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(search_objects::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_objects::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(search_objects::Success::Ok),
+            400u16 => response.err_json(search_objects::Failure::BadRequest),
+            401u16 => response.err_json(search_objects::Failure::Unauthorized),
+            403u16 => response.err_json(search_objects::Failure::Forbidden),
+            404u16 => response.err_json(search_objects::Failure::NotFound),
+            409u16 => response.err_json(search_objects::Failure::Conflict),
+            500u16 => response.err_json(search_objects::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// List Protected Objects
@@ -4781,16 +3712,21 @@ impl Client {
     /// List protected objects and corresponding detail information from registered sources filtered by specified query parameters. If no search pattern or filter parameters are specified, all protected objects currently found are returned
     ///
     /// `GET /data-protect/search/protected-objects` (SearchProtectedObjects)
-    pub async fn search_protected_objects(
+    pub fn search_protected_objects(
         &self,
         options: &search_protected_objects::Options,
-    ) -> ::std::result::Result<
-        search_protected_objects::Success,
-        ::codegen_runtime::Error<search_protected_objects::Failure>,
-    > {
-        let request = Self::request_search_protected_objects(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_search_protected_objects(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            search_protected_objects::Success,
+            ::codegen_runtime::Error<search_protected_objects::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_search_protected_objects(options),
+                ::codegen_runtime::read_all,
+                Self::decode_search_protected_objects,
+            )
     }
     #[doc(hidden)]
     pub fn request_search_protected_objects(
@@ -5026,70 +3962,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_search_protected_objects(
+    pub fn decode_search_protected_objects(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         search_protected_objects::Success,
         ::codegen_runtime::Error<search_protected_objects::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(search_protected_objects::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(search_protected_objects::Success::Ok),
+            400u16 => response.err_json(search_protected_objects::Failure::BadRequest),
+            401u16 => response.err_json(search_protected_objects::Failure::Unauthorized),
+            403u16 => response.err_json(search_protected_objects::Failure::Forbidden),
+            404u16 => response.err_json(search_protected_objects::Failure::NotFound),
+            409u16 => response.err_json(search_protected_objects::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: search_protected_objects::Failure::InternalServerError(value),
-                })
+                response.err_json(search_protected_objects::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get the list of Protection Source registrations
@@ -5097,16 +3986,21 @@ impl Client {
     /// Get the list of Protection Source registrations
     ///
     /// `GET /data-protect/sources/registrations` (GetSourceRegistrations)
-    pub async fn get_source_registrations(
+    pub fn get_source_registrations(
         &self,
         options: &get_source_registrations::Options,
-    ) -> ::std::result::Result<
-        get_source_registrations::Success,
-        ::codegen_runtime::Error<get_source_registrations::Failure>,
-    > {
-        let request = Self::request_get_source_registrations(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_source_registrations(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_source_registrations::Success,
+            ::codegen_runtime::Error<get_source_registrations::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_source_registrations(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_source_registrations,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_source_registrations(
@@ -5214,70 +4108,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_source_registrations(
+    pub fn decode_get_source_registrations(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_source_registrations::Success,
         ::codegen_runtime::Error<get_source_registrations::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_source_registrations::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_source_registrations::Success::Ok),
+            400u16 => response.err_json(get_source_registrations::Failure::BadRequest),
+            401u16 => response.err_json(get_source_registrations::Failure::Unauthorized),
+            403u16 => response.err_json(get_source_registrations::Failure::Forbidden),
+            404u16 => response.err_json(get_source_registrations::Failure::NotFound),
+            409u16 => response.err_json(get_source_registrations::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_source_registrations::Failure::InternalServerError(value),
-                })
+                response.err_json(get_source_registrations::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Register a Protection Source
@@ -5285,17 +4132,22 @@ impl Client {
     /// Register a Protection Source
     ///
     /// `POST /data-protect/sources/registrations` (RegisterProtectionSource)
-    pub async fn register_protection_source(
+    pub fn register_protection_source(
         &self,
         body: &super::types::RegisterProtectionSourceRequest,
         options: &register_protection_source::Options,
-    ) -> ::std::result::Result<
-        register_protection_source::Success,
-        ::codegen_runtime::Error<register_protection_source::Failure>,
-    > {
-        let request = Self::request_register_protection_source(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_register_protection_source(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            register_protection_source::Success,
+            ::codegen_runtime::Error<register_protection_source::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_register_protection_source(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_register_protection_source,
+            )
     }
     #[doc(hidden)]
     pub fn request_register_protection_source(
@@ -5329,72 +4181,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_register_protection_source(
+    pub fn decode_register_protection_source(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         register_protection_source::Success,
         ::codegen_runtime::Error<register_protection_source::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    register_protection_source::Success::Created(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            201u16 => response.ok_json(register_protection_source::Success::Created),
+            400u16 => response.err_json(register_protection_source::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::Unauthorized(value),
-                })
+                response.err_json(register_protection_source::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(register_protection_source::Failure::Forbidden),
+            404u16 => response.err_json(register_protection_source::Failure::NotFound),
+            409u16 => response.err_json(register_protection_source::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: register_protection_source::Failure::InternalServerError(value),
-                })
+                response
+                    .err_json(register_protection_source::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get a Protection Source registration
@@ -5402,17 +4208,22 @@ impl Client {
     /// Get a Protection Source registration
     ///
     /// `GET /data-protect/sources/registrations/{id}` (GetProtectionSourceRegistration)
-    pub async fn get_protection_source_registration(
+    pub fn get_protection_source_registration(
         &self,
         id: i64,
         options: &get_protection_source_registration::Options,
-    ) -> ::std::result::Result<
-        get_protection_source_registration::Success,
-        ::codegen_runtime::Error<get_protection_source_registration::Failure>,
-    > {
-        let request = Self::request_get_protection_source_registration(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_protection_source_registration(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_protection_source_registration::Success,
+            ::codegen_runtime::Error<get_protection_source_registration::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_protection_source_registration(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_protection_source_registration,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_protection_source_registration(
@@ -5462,76 +4273,38 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_protection_source_registration(
+    pub fn decode_get_protection_source_registration(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_protection_source_registration::Success,
         ::codegen_runtime::Error<get_protection_source_registration::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    get_protection_source_registration::Success::Ok(value),
-                )
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_protection_source_registration::Success::Ok),
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::BadRequest(value),
-                })
+                response
+                    .err_json(get_protection_source_registration::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(get_protection_source_registration::Failure::Unauthorized)
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::Forbidden(value),
-                })
+                response.err_json(get_protection_source_registration::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::NotFound(value),
-                })
+                response.err_json(get_protection_source_registration::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::Conflict(value),
-                })
+                response.err_json(get_protection_source_registration::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_protection_source_registration::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        get_protection_source_registration::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Update Protection Source registration
@@ -5539,22 +4312,23 @@ impl Client {
     /// Update Protection Source registration
     ///
     /// `PUT /data-protect/sources/registrations/{id}` (UpdateProtectionSourceRegistration)
-    pub async fn update_protection_source_registration(
+    pub fn update_protection_source_registration(
         &self,
         id: i64,
         body: &super::types::UpdateProtectionSourceRegistrationRequest,
         options: &update_protection_source_registration::Options,
-    ) -> ::std::result::Result<
-        update_protection_source_registration::Success,
-        ::codegen_runtime::Error<update_protection_source_registration::Failure>,
-    > {
-        let request = Self::request_update_protection_source_registration(
-            id,
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_update_protection_source_registration(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            update_protection_source_registration::Success,
+            ::codegen_runtime::Error<update_protection_source_registration::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_update_protection_source_registration(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_update_protection_source_registration,
+            )
     }
     #[doc(hidden)]
     pub fn request_update_protection_source_registration(
@@ -5593,80 +4367,45 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_update_protection_source_registration(
+    pub fn decode_update_protection_source_registration(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         update_protection_source_registration::Success,
         ::codegen_runtime::Error<update_protection_source_registration::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    update_protection_source_registration::Success::Ok(value),
-                )
+                response.ok_json(update_protection_source_registration::Success::Ok)
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(update_protection_source_registration::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        update_protection_source_registration::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::Forbidden(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(update_protection_source_registration::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::NotFound(value),
-                })
+                response
+                    .err_json(update_protection_source_registration::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::Conflict(value),
-                })
+                response
+                    .err_json(update_protection_source_registration::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: update_protection_source_registration::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        update_protection_source_registration::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Delete Protection Source Registration
@@ -5674,17 +4413,22 @@ impl Client {
     /// Delete Protection Source Registration
     ///
     /// `DELETE /data-protect/sources/registrations/{id}` (DeleteProtectionSourceRegistration)
-    pub async fn delete_protection_source_registration(
+    pub fn delete_protection_source_registration(
         &self,
         id: i64,
         options: &delete_protection_source_registration::Options,
-    ) -> ::std::result::Result<
-        delete_protection_source_registration::Success,
-        ::codegen_runtime::Error<delete_protection_source_registration::Failure>,
-    > {
-        let request = Self::request_delete_protection_source_registration(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_protection_source_registration(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_protection_source_registration::Success,
+            ::codegen_runtime::Error<delete_protection_source_registration::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_protection_source_registration(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_protection_source_registration,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_protection_source_registration(
@@ -5716,79 +4460,47 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_protection_source_registration(
+    pub fn decode_delete_protection_source_registration(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_protection_source_registration::Success,
         ::codegen_runtime::Error<delete_protection_source_registration::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(
                     delete_protection_source_registration::Success::NoContent,
                 )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(delete_protection_source_registration::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        delete_protection_source_registration::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::Forbidden(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(delete_protection_source_registration::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::NotFound(value),
-                })
+                response
+                    .err_json(delete_protection_source_registration::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::Conflict(value),
-                })
+                response
+                    .err_json(delete_protection_source_registration::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_protection_source_registration::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        delete_protection_source_registration::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Patches a Protection Source
@@ -5796,22 +4508,23 @@ impl Client {
     /// Patches a Protection Source
     ///
     /// `PATCH /data-protect/sources/registrations/{id}` (PatchProtectionSourceRegistration)
-    pub async fn patch_protection_source_registration(
+    pub fn patch_protection_source_registration(
         &self,
         id: i64,
         body: &super::types::PatchProtectionSourceRegistrationRequest,
         options: &patch_protection_source_registration::Options,
-    ) -> ::std::result::Result<
-        patch_protection_source_registration::Success,
-        ::codegen_runtime::Error<patch_protection_source_registration::Failure>,
-    > {
-        let request = Self::request_patch_protection_source_registration(
-            id,
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_patch_protection_source_registration(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            patch_protection_source_registration::Success,
+            ::codegen_runtime::Error<patch_protection_source_registration::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_patch_protection_source_registration(id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_patch_protection_source_registration,
+            )
     }
     #[doc(hidden)]
     pub fn request_patch_protection_source_registration(
@@ -5850,78 +4563,43 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_patch_protection_source_registration(
+    pub fn decode_patch_protection_source_registration(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         patch_protection_source_registration::Success,
         ::codegen_runtime::Error<patch_protection_source_registration::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    patch_protection_source_registration::Success::Ok(value),
-                )
-            }
+        match response.status() {
+            200u16 => response.ok_json(patch_protection_source_registration::Success::Ok),
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(patch_protection_source_registration::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        patch_protection_source_registration::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::Forbidden(value),
-                })
+                response
+                    .err_json(patch_protection_source_registration::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::NotFound(value),
-                })
+                response
+                    .err_json(patch_protection_source_registration::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::Conflict(value),
-                })
+                response
+                    .err_json(patch_protection_source_registration::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_protection_source_registration::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        patch_protection_source_registration::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Refresh a Protection Source
@@ -5929,17 +4607,22 @@ impl Client {
     /// Refresh a Protection Source
     ///
     /// `POST /data-protect/sources/{id}/refresh` (RefreshProtectionSourceByID)
-    pub async fn refresh_protection_source_by_id(
+    pub fn refresh_protection_source_by_id(
         &self,
         id: i64,
         options: &refresh_protection_source_by_id::Options,
-    ) -> ::std::result::Result<
-        refresh_protection_source_by_id::Success,
-        ::codegen_runtime::Error<refresh_protection_source_by_id::Failure>,
-    > {
-        let request = Self::request_refresh_protection_source_by_id(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_refresh_protection_source_by_id(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            refresh_protection_source_by_id::Success,
+            ::codegen_runtime::Error<refresh_protection_source_by_id::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_refresh_protection_source_by_id(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_refresh_protection_source_by_id,
+            )
     }
     #[doc(hidden)]
     pub fn request_refresh_protection_source_by_id(
@@ -5971,73 +4654,40 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_refresh_protection_source_by_id(
+    pub fn decode_refresh_protection_source_by_id(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         refresh_protection_source_by_id::Success,
         ::codegen_runtime::Error<refresh_protection_source_by_id::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(
                     refresh_protection_source_by_id::Success::NoContent,
                 )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::BadRequest(value),
-                })
+                response.err_json(refresh_protection_source_by_id::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::Unauthorized(value),
-                })
+                response.err_json(refresh_protection_source_by_id::Failure::Unauthorized)
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::Forbidden(value),
-                })
+                response.err_json(refresh_protection_source_by_id::Failure::Forbidden)
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::NotFound(value),
-                })
+                response.err_json(refresh_protection_source_by_id::Failure::NotFound)
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::Conflict(value),
-                })
+                response.err_json(refresh_protection_source_by_id::Failure::Conflict)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: refresh_protection_source_by_id::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        refresh_protection_source_by_id::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get data-source connections
@@ -6045,16 +4695,21 @@ impl Client {
     /// Gets all specified data-source connections
     ///
     /// `GET /data-source-connections` (GetDataSourceConnections)
-    pub async fn get_data_source_connections(
+    pub fn get_data_source_connections(
         &self,
         options: &get_data_source_connections::Options,
-    ) -> ::std::result::Result<
-        get_data_source_connections::Success,
-        ::codegen_runtime::Error<get_data_source_connections::Failure>,
-    > {
-        let request = Self::request_get_data_source_connections(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_data_source_connections(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_data_source_connections::Success,
+            ::codegen_runtime::Error<get_data_source_connections::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_data_source_connections(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_data_source_connections,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_data_source_connections(
@@ -6105,74 +4760,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_data_source_connections(
+    pub fn decode_get_data_source_connections(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_data_source_connections::Success,
         ::codegen_runtime::Error<get_data_source_connections::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    get_data_source_connections::Success::Ok(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_data_source_connections::Success::Ok),
+            400u16 => response.err_json(get_data_source_connections::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::Unauthorized(value),
-                })
+                response.err_json(get_data_source_connections::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(get_data_source_connections::Failure::Forbidden),
+            404u16 => response.err_json(get_data_source_connections::Failure::NotFound),
+            409u16 => response.err_json(get_data_source_connections::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connections::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(get_data_source_connections::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Create a data-source connection
@@ -6180,17 +4787,22 @@ impl Client {
     /// Creates a data-source connection which can be used to register and protect sources, to access filer services, etc
     ///
     /// `POST /data-source-connections` (CreateDataSourceConnection)
-    pub async fn create_data_source_connection(
+    pub fn create_data_source_connection(
         &self,
         body: &super::types::CreateDataSourceConnectionRequest,
         options: &create_data_source_connection::Options,
-    ) -> ::std::result::Result<
-        create_data_source_connection::Success,
-        ::codegen_runtime::Error<create_data_source_connection::Failure>,
-    > {
-        let request = Self::request_create_data_source_connection(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_data_source_connection(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_data_source_connection::Success,
+            ::codegen_runtime::Error<create_data_source_connection::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_data_source_connection(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_data_source_connection,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_data_source_connection(
@@ -6224,74 +4836,32 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_data_source_connection(
+    pub fn decode_create_data_source_connection(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_data_source_connection::Success,
         ::codegen_runtime::Error<create_data_source_connection::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    create_data_source_connection::Success::Created(value),
-                )
-            }
+        match response.status() {
+            201u16 => response.ok_json(create_data_source_connection::Success::Created),
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::BadRequest(value),
-                })
+                response.err_json(create_data_source_connection::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::Unauthorized(value),
-                })
+                response.err_json(create_data_source_connection::Failure::Unauthorized)
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::Forbidden(value),
-                })
+                response.err_json(create_data_source_connection::Failure::Forbidden)
             }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::Conflict(value),
-                })
-            }
+            404u16 => response.err_json(create_data_source_connection::Failure::NotFound),
+            409u16 => response.err_json(create_data_source_connection::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_data_source_connection::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        create_data_source_connection::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Delete the data-source connection specified by the ID in the request path
@@ -6299,20 +4869,22 @@ impl Client {
     /// Delete a data-source connection using its ID. After deleting a connection, any connectors within it won't be able to connect to the cluster A connection should only be deleted after ensuring that no sources are using it
     ///
     /// `DELETE /data-source-connections/{connectionId}` (DeleteDataSourceConnection)
-    pub async fn delete_data_source_connection(
+    pub fn delete_data_source_connection(
         &self,
         connection_id: &str,
         options: &delete_data_source_connection::Options,
-    ) -> ::std::result::Result<
-        delete_data_source_connection::Success,
-        ::codegen_runtime::Error<delete_data_source_connection::Failure>,
-    > {
-        let request = Self::request_delete_data_source_connection(
-            connection_id,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_data_source_connection(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_data_source_connection::Success,
+            ::codegen_runtime::Error<delete_data_source_connection::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_data_source_connection(connection_id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_data_source_connection,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_data_source_connection(
@@ -6344,73 +4916,36 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_data_source_connection(
+    pub fn decode_delete_data_source_connection(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_data_source_connection::Success,
         ::codegen_runtime::Error<delete_data_source_connection::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(
                     delete_data_source_connection::Success::NoContent,
                 )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::BadRequest(value),
-                })
+                response.err_json(delete_data_source_connection::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::Unauthorized(value),
-                })
+                response.err_json(delete_data_source_connection::Failure::Unauthorized)
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::Forbidden(value),
-                })
+                response.err_json(delete_data_source_connection::Failure::Forbidden)
             }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::Conflict(value),
-                })
-            }
+            404u16 => response.err_json(delete_data_source_connection::Failure::NotFound),
+            409u16 => response.err_json(delete_data_source_connection::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connection::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        delete_data_source_connection::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Patch a data-source connection using its ID
@@ -6418,22 +4953,23 @@ impl Client {
     /// Patch the data-source connection specified by the ID in the request path
     ///
     /// `PATCH /data-source-connections/{connectionId}` (PatchDataSourceConnection)
-    pub async fn patch_data_source_connection(
+    pub fn patch_data_source_connection(
         &self,
         connection_id: &str,
         body: &super::types::PatchDataSourceConnectionRequest,
         options: &patch_data_source_connection::Options,
-    ) -> ::std::result::Result<
-        patch_data_source_connection::Success,
-        ::codegen_runtime::Error<patch_data_source_connection::Failure>,
-    > {
-        let request = Self::request_patch_data_source_connection(
-            connection_id,
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_patch_data_source_connection(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            patch_data_source_connection::Success,
+            ::codegen_runtime::Error<patch_data_source_connection::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_patch_data_source_connection(connection_id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_patch_data_source_connection,
+            )
     }
     #[doc(hidden)]
     pub fn request_patch_data_source_connection(
@@ -6472,74 +5008,28 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_patch_data_source_connection(
+    pub fn decode_patch_data_source_connection(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         patch_data_source_connection::Success,
         ::codegen_runtime::Error<patch_data_source_connection::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    patch_data_source_connection::Success::Ok(value),
-                )
-            }
+        match response.status() {
+            200u16 => response.ok_json(patch_data_source_connection::Success::Ok),
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::BadRequest(value),
-                })
+                response.err_json(patch_data_source_connection::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::Unauthorized(value),
-                })
+                response.err_json(patch_data_source_connection::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(patch_data_source_connection::Failure::Forbidden),
+            404u16 => response.err_json(patch_data_source_connection::Failure::NotFound),
+            409u16 => response.err_json(patch_data_source_connection::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connection::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(patch_data_source_connection::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Generate registration token for a data-source connection
@@ -6547,22 +5037,27 @@ impl Client {
     /// Generate a token to register connectors against the data-source connection specified by the ID in the request path. The same token can be used to register multiple connectors as long as the token is valid. Once the token expires, typically in a day, this API can be hit again to generate another token
     ///
     /// `POST /data-source-connections/{connectionId}/registrationToken` (GenerateDataSourceConnectionRegistrationToken)
-    pub async fn generate_data_source_connection_registration_token(
+    pub fn generate_data_source_connection_registration_token(
         &self,
         connection_id: &str,
         options: &generate_data_source_connection_registration_token::Options,
-    ) -> ::std::result::Result<
-        generate_data_source_connection_registration_token::Success,
-        ::codegen_runtime::Error<
-            generate_data_source_connection_registration_token::Failure,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            generate_data_source_connection_registration_token::Success,
+            ::codegen_runtime::Error<
+                generate_data_source_connection_registration_token::Failure,
+            >,
         >,
-    > {
-        let request = Self::request_generate_data_source_connection_registration_token(
-            connection_id,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_generate_data_source_connection_registration_token(response).await
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_generate_data_source_connection_registration_token(
+                    connection_id,
+                    options,
+                ),
+                ::codegen_runtime::read_all,
+                Self::decode_generate_data_source_connection_registration_token,
+            )
     }
     #[doc(hidden)]
     pub fn request_generate_data_source_connection_registration_token(
@@ -6596,7 +5091,7 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_generate_data_source_connection_registration_token(
+    pub fn decode_generate_data_source_connection_registration_token(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         generate_data_source_connection_registration_token::Success,
@@ -6604,80 +5099,50 @@ impl Client {
             generate_data_source_connection_registration_token::Failure,
         >,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    generate_data_source_connection_registration_token::Success::Ok(
-                        value,
-                    ),
-                )
+                response
+                    .ok_json(
+                        generate_data_source_connection_registration_token::Success::Ok,
+                    )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::BadRequest(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::BadRequest,
+                    )
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::Unauthorized(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::Unauthorized,
+                    )
             }
             403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::Forbidden(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::Forbidden,
+                    )
             }
             404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::NotFound(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::NotFound,
+                    )
             }
             409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::Conflict(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::Conflict,
+                    )
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: generate_data_source_connection_registration_token::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(
+                        generate_data_source_connection_registration_token::Failure::InternalServerError,
+                    )
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get data-source connectors
@@ -6685,16 +5150,21 @@ impl Client {
     /// Gets all specified data-source connectors
     ///
     /// `GET /data-source-connectors` (GetDataSourceConnectors)
-    pub async fn get_data_source_connectors(
+    pub fn get_data_source_connectors(
         &self,
         options: &get_data_source_connectors::Options,
-    ) -> ::std::result::Result<
-        get_data_source_connectors::Success,
-        ::codegen_runtime::Error<get_data_source_connectors::Failure>,
-    > {
-        let request = Self::request_get_data_source_connectors(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_data_source_connectors(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_data_source_connectors::Success,
+            ::codegen_runtime::Error<get_data_source_connectors::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_data_source_connectors(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_data_source_connectors,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_data_source_connectors(
@@ -6757,70 +5227,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_data_source_connectors(
+    pub fn decode_get_data_source_connectors(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_data_source_connectors::Success,
         ::codegen_runtime::Error<get_data_source_connectors::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_data_source_connectors::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_data_source_connectors::Success::Ok),
+            400u16 => response.err_json(get_data_source_connectors::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::Unauthorized(value),
-                })
+                response.err_json(get_data_source_connectors::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(get_data_source_connectors::Failure::Forbidden),
+            404u16 => response.err_json(get_data_source_connectors::Failure::NotFound),
+            409u16 => response.err_json(get_data_source_connectors::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_data_source_connectors::Failure::InternalServerError(value),
-                })
+                response
+                    .err_json(get_data_source_connectors::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get information about the available connectors
@@ -6828,16 +5254,21 @@ impl Client {
     /// Get information about the available connectors
     ///
     /// `GET /data-source-connectors/metadata` (GetConnectorMetadata)
-    pub async fn get_connector_metadata(
+    pub fn get_connector_metadata(
         &self,
         options: &get_connector_metadata::Options,
-    ) -> ::std::result::Result<
-        get_connector_metadata::Success,
-        ::codegen_runtime::Error<get_connector_metadata::Failure>,
-    > {
-        let request = Self::request_get_connector_metadata(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_connector_metadata(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_connector_metadata::Success,
+            ::codegen_runtime::Error<get_connector_metadata::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_connector_metadata(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_connector_metadata,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_connector_metadata(
@@ -6864,70 +5295,23 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_connector_metadata(
+    pub fn decode_get_connector_metadata(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_connector_metadata::Success,
         ::codegen_runtime::Error<get_connector_metadata::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_connector_metadata::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_connector_metadata::Success::Ok),
+            400u16 => response.err_json(get_connector_metadata::Failure::BadRequest),
+            401u16 => response.err_json(get_connector_metadata::Failure::Unauthorized),
+            403u16 => response.err_json(get_connector_metadata::Failure::Forbidden),
+            404u16 => response.err_json(get_connector_metadata::Failure::NotFound),
+            409u16 => response.err_json(get_connector_metadata::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_connector_metadata::Failure::InternalServerError(value),
-                })
+                response.err_json(get_connector_metadata::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Delete a data-source connector using its ID
@@ -6935,17 +5319,22 @@ impl Client {
     /// Delete the data-source connector specified by the ID in the request path
     ///
     /// `DELETE /data-source-connectors/{connectorId}` (DeleteDataSourceConnector)
-    pub async fn delete_data_source_connector(
+    pub fn delete_data_source_connector(
         &self,
         connector_id: &str,
         options: &delete_data_source_connector::Options,
-    ) -> ::std::result::Result<
-        delete_data_source_connector::Success,
-        ::codegen_runtime::Error<delete_data_source_connector::Failure>,
-    > {
-        let request = Self::request_delete_data_source_connector(connector_id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_data_source_connector(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_data_source_connector::Success,
+            ::codegen_runtime::Error<delete_data_source_connector::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_data_source_connector(connector_id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_data_source_connector,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_data_source_connector(
@@ -6977,73 +5366,32 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_data_source_connector(
+    pub fn decode_delete_data_source_connector(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_data_source_connector::Success,
         ::codegen_runtime::Error<delete_data_source_connector::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => {
                 ::std::result::Result::Ok(
                     delete_data_source_connector::Success::NoContent,
                 )
             }
             400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::BadRequest(value),
-                })
+                response.err_json(delete_data_source_connector::Failure::BadRequest)
             }
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::Unauthorized(value),
-                })
+                response.err_json(delete_data_source_connector::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(delete_data_source_connector::Failure::Forbidden),
+            404u16 => response.err_json(delete_data_source_connector::Failure::NotFound),
+            409u16 => response.err_json(delete_data_source_connector::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_data_source_connector::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(delete_data_source_connector::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Patch a data-source connector using its ID
@@ -7051,22 +5399,23 @@ impl Client {
     /// Patch the data-source connector specified by the ID in the request path
     ///
     /// `PATCH /data-source-connectors/{connectorId}` (PatchDataSourceConnector)
-    pub async fn patch_data_source_connector(
+    pub fn patch_data_source_connector(
         &self,
         connector_id: &str,
         body: &super::types::PatchDataSourceConnectorRequest,
         options: &patch_data_source_connector::Options,
-    ) -> ::std::result::Result<
-        patch_data_source_connector::Success,
-        ::codegen_runtime::Error<patch_data_source_connector::Failure>,
-    > {
-        let request = Self::request_patch_data_source_connector(
-            connector_id,
-            body,
-            options,
-        )?;
-        let response = self.raw.send(request).await?;
-        Self::decode_patch_data_source_connector(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            patch_data_source_connector::Success,
+            ::codegen_runtime::Error<patch_data_source_connector::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_patch_data_source_connector(connector_id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_patch_data_source_connector,
+            )
     }
     #[doc(hidden)]
     pub fn request_patch_data_source_connector(
@@ -7105,74 +5454,26 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_patch_data_source_connector(
+    pub fn decode_patch_data_source_connector(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         patch_data_source_connector::Success,
         ::codegen_runtime::Error<patch_data_source_connector::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    patch_data_source_connector::Success::Ok(value),
-                )
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(patch_data_source_connector::Success::Ok),
+            400u16 => response.err_json(patch_data_source_connector::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::Unauthorized(value),
-                })
+                response.err_json(patch_data_source_connector::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::Conflict(value),
-                })
-            }
+            403u16 => response.err_json(patch_data_source_connector::Failure::Forbidden),
+            404u16 => response.err_json(patch_data_source_connector::Failure::NotFound),
+            409u16 => response.err_json(patch_data_source_connector::Failure::Conflict),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: patch_data_source_connector::Failure::InternalServerError(
-                        value,
-                    ),
-                })
+                response
+                    .err_json(patch_data_source_connector::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Waits for the job that [`Client::create_upgrade_task`] started: polls [`Client::get_upgrade_tasks`] every `wait.interval` until the job reaches a terminal state or `wait.deadline` passes, and decodes the final answer.
@@ -7237,7 +5538,6 @@ impl Client {
             outcome.body,
         );
         Self::decode_get_upgrade_tasks(response)
-            .await
             .map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::create_upgrade_task`], to pass to [`Client::wait_for_create_upgrade_task`].
@@ -7350,7 +5650,6 @@ impl Client {
             outcome.body,
         );
         Self::decode_get_protection_group_runs(response)
-            .await
             .map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::create_protection_group_run`], to pass to [`Client::wait_for_create_protection_group_run`].
@@ -7467,7 +5766,6 @@ impl Client {
             outcome.body,
         );
         Self::decode_get_protection_group_runs(response)
-            .await
             .map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::perform_action_on_protection_group_run`], to pass to [`Client::wait_for_perform_action_on_protection_group_run`].
@@ -7569,7 +5867,6 @@ impl Client {
             outcome.body,
         );
         Self::decode_get_recovery_by_id(response)
-            .await
             .map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::create_recovery`], to pass to [`Client::wait_for_create_recovery`].
@@ -7671,7 +5968,6 @@ impl Client {
             outcome.body,
         );
         Self::decode_get_recovery_by_id(response)
-            .await
             .map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::create_download_files_and_folders_recovery`], to pass to [`Client::wait_for_create_download_files_and_folders_recovery`].

@@ -7,159 +7,228 @@
     clippy::empty_docs,
     clippy::tabs_in_doc_comments
 )]
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AagInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "objectId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "objectId", skip_serializing_if = "::std::option::Option::is_none")]
     pub object_id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AagInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AagInfo")?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            object_id: object.optional("objectId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AdvancedSettings {
     #[serde(
         rename = "clonedDbBackupStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloned_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dbBackupIfNotOnlineStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub db_backup_if_not_online_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "missingDbBackupStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub missing_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "offlineRestoringDbBackupStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub offline_restoring_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "readOnlyDbBackupStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub read_only_db_backup_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "reportAllNonAutoprotectDbErrors",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub report_all_non_autoprotect_db_errors: ::std::option::Option<
         ::std::string::String,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AdvancedSettings {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AdvancedSettings",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cloned_db_backup_status: object.optional("clonedDbBackupStatus")?,
+            db_backup_if_not_online_status: object
+                .optional("dbBackupIfNotOnlineStatus")?,
+            missing_db_backup_status: object.optional("missingDbBackupStatus")?,
+            offline_restoring_db_backup_status: object
+                .optional("offlineRestoringDbBackupStatus")?,
+            read_only_db_backup_status: object.optional("readOnlyDbBackupStatus")?,
+            report_all_non_autoprotect_db_errors: object
+                .optional("reportAllNonAutoprotectDbErrors")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AgentInfoObject {
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<Error>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "previousSoftwareVersion",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub previous_software_version: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AgentInfoObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AgentInfoObject")?;
+        ::std::result::Result::Ok(Self {
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            error: object.optional("error")?,
+            name: object.optional("name")?,
+            previous_software_version: object.optional("previousSoftwareVersion")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            status: object.optional("status")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AgentUpgradeInfoObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub info: ::std::option::Option<AgentInfoObject>,
 }
+impl<'de> ::serde::Deserialize<'de> for AgentUpgradeInfoObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AgentUpgradeInfoObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            info: object.optional("info")?,
+        })
+    }
+}
 /// Specifies the state of an agent upgrade task
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AgentUpgradeTaskState {
-    #[serde(
-        rename = "agentIDs",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "agentIDs", skip_serializing_if = "::std::option::Option::is_none")]
     pub agent_i_ds: ::std::option::Option<::std::vec::Vec<i64>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub agents: ::std::option::Option<::std::vec::Vec<AgentUpgradeInfoObject>>,
     #[serde(
         rename = "clusterVersion",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_version: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<Error>,
     /// Specifies the ID of the task
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
     #[serde(
         rename = "isRetryable",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_retryable: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "retriedTaskID",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retried_task_id: ::std::option::Option<i64>,
     #[serde(
         rename = "scheduleEndTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "scheduleTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     /// Specifies the status of the task. 'Scheduled' indicates that the upgrade task is yet to start. 'Running' indicates that the upgrade task has started execution. 'Succeeded' indicates that the upgrade task completed without an error. 'Failed' indicates that upgrade has failed for all agents. 'PartiallyFailed' indicates that upgrade has failed for some agents. Assumption: the document lists no values; these are the constants of IBM's Go SDK (AgentUpgradeTaskState_Status_*).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<AgentUpgradeTaskStateStatus>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for AgentUpgradeTaskState {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AgentUpgradeTaskState",
+        )?;
+        ::std::result::Result::Ok(Self {
+            agent_i_ds: object.optional("agentIDs")?,
+            agents: object.optional("agents")?,
+            cluster_version: object.optional("clusterVersion")?,
+            description: object.optional("description")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            error: object.optional("error")?,
+            id: object.optional("id")?,
+            is_retryable: object.optional("isRetryable")?,
+            name: object.optional("name")?,
+            retried_task_id: object.optional("retriedTaskID")?,
+            schedule_end_time_usecs: object.optional("scheduleEndTimeUsecs")?,
+            schedule_time_usecs: object.optional("scheduleTimeUsecs")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            status: object.optional("status")?,
+            r#type: object.optional("type")?,
+        })
+    }
 }
 /// Specifies the status of the task. 'Scheduled' indicates that the upgrade task is yet to start. 'Running' indicates that the upgrade task has started execution. 'Succeeded' indicates that the upgrade task completed without an error. 'Failed' indicates that upgrade has failed for all agents. 'PartiallyFailed' indicates that upgrade has failed for some agents. Assumption: the document lists no values; these are the constants of IBM's Go SDK (AgentUpgradeTaskState_Status_*).
 ///
@@ -237,805 +306,1041 @@ impl<'de> ::serde::Deserialize<'de> for AgentUpgradeTaskStateStatus {
     }
 }
 /// List of agent upgrade tasks
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AgentUpgradeTaskStates {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tasks: ::std::option::Option<::std::vec::Vec<AgentUpgradeTaskState>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AgentUpgradeTaskStates {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AgentUpgradeTaskStates",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tasks: object.optional("tasks")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AlertTarget {
     #[serde(
         rename = "emailAddress",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub email_address: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub language: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recipientType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recipient_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AlertTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AlertTarget")?;
+        ::std::result::Result::Ok(Self {
+            email_address: object.optional("emailAddress")?,
+            language: object.optional("language")?,
+            recipient_type: object.optional("recipientType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalDataStats {
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "bytesRead",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bytes_read: ::std::option::Option<i64>,
     #[serde(
         rename = "logicalBytesTransferred",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "physicalBytesTransferred",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "avgLogicalTransferRateBps",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub avg_logical_transfer_rate_bps: ::std::option::Option<i64>,
     #[serde(
         rename = "fileWalkDone",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_walk_done: ::std::option::Option<bool>,
     #[serde(
         rename = "totalFileCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "backupFileCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_file_count: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalDataStats {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalDataStats",
+        )?;
+        ::std::result::Result::Ok(Self {
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            bytes_read: object.optional("bytesRead")?,
+            logical_bytes_transferred: object.optional("logicalBytesTransferred")?,
+            physical_bytes_transferred: object.optional("physicalBytesTransferred")?,
+            avg_logical_transfer_rate_bps: object.optional("avgLogicalTransferRateBps")?,
+            file_walk_done: object.optional("fileWalkDone")?,
+            total_file_count: object.optional("totalFileCount")?,
+            backup_file_count: object.optional("backupFileCount")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalRunSummary {
     #[serde(
         rename = "archivalTargetResults",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_results: ::std::option::Option<
         ::std::vec::Vec<ArchivalTargetResult>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalRunSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalRunSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            archival_target_results: object.optional("archivalTargetResults")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalTargetConfiguration {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
     #[serde(
         rename = "logRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tierSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
     #[serde(
         rename = "extendedRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
         ::std::vec::Vec<ExtendedRetentionPolicy>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+            copy_on_run_success: object.optional("copyOnRunSuccess")?,
+            config_id: object.optional("configId")?,
+            backup_run_type: object.optional("backupRunType")?,
+            run_timeouts: object.optional("runTimeouts")?,
+            log_retention: object.optional("logRetention")?,
+            target_id: object.optional("targetId")?,
+            target_name: object.optional("targetName")?,
+            target_type: object.optional("targetType")?,
+            tier_settings: object.optional("tierSettings")?,
+            extended_retention: object.optional("extendedRetention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalTargetResult {
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "archivalTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "usageType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tierSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
-    #[serde(
-        rename = "runType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isSlaViolated",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_sla_violated: ::std::option::Option<bool>,
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queuedTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queued_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "isIncremental",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_incremental: ::std::option::Option<bool>,
     #[serde(
         rename = "isForeverIncremental",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_forever_incremental: ::std::option::Option<bool>,
     #[serde(
         rename = "isCadArchive",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cad_archive: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "statsTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "indexingTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "successfulObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "successfulAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_app_objects_count: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<ArchivalDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConstraints",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
     #[serde(
         rename = "wormProperties",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub worm_properties: ::std::option::Option<WormProperties>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalTargetResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalTargetResult",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_id: object.optional("targetId")?,
+            archival_task_id: object.optional("archivalTaskId")?,
+            target_name: object.optional("targetName")?,
+            target_type: object.optional("targetType")?,
+            usage_type: object.optional("usageType")?,
+            ownership_context: object.optional("ownershipContext")?,
+            tier_settings: object.optional("tierSettings")?,
+            run_type: object.optional("runType")?,
+            is_sla_violated: object.optional("isSlaViolated")?,
+            snapshot_id: object.optional("snapshotId")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            queued_time_usecs: object.optional("queuedTimeUsecs")?,
+            is_incremental: object.optional("isIncremental")?,
+            is_forever_incremental: object.optional("isForeverIncremental")?,
+            is_cad_archive: object.optional("isCadArchive")?,
+            status: object.optional("status")?,
+            message: object.optional("message")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            stats_task_id: object.optional("statsTaskId")?,
+            indexing_task_id: object.optional("indexingTaskId")?,
+            successful_objects_count: object.optional("successfulObjectsCount")?,
+            failed_objects_count: object.optional("failedObjectsCount")?,
+            cancelled_objects_count: object.optional("cancelledObjectsCount")?,
+            successful_app_objects_count: object.optional("successfulAppObjectsCount")?,
+            failed_app_objects_count: object.optional("failedAppObjectsCount")?,
+            cancelled_app_objects_count: object.optional("cancelledAppObjectsCount")?,
+            stats: object.optional("stats")?,
+            is_manually_deleted: object.optional("isManuallyDeleted")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            data_lock_constraints: object.optional("dataLockConstraints")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+            worm_properties: object.optional("wormProperties")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalTargetSummaryInfo {
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "archivalTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "usageType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tierSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalTargetSummaryInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalTargetSummaryInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_id: object.optional("targetId")?,
+            archival_task_id: object.optional("archivalTaskId")?,
+            target_name: object.optional("targetName")?,
+            target_type: object.optional("targetType")?,
+            usage_type: object.optional("usageType")?,
+            ownership_context: object.optional("ownershipContext")?,
+            tier_settings: object.optional("tierSettings")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ArchivalTargetTierInfo {
     #[serde(
         rename = "awsTiering",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_tiering: ::std::option::Option<AwsTiers>,
     #[serde(
         rename = "azureTiering",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_tiering: ::std::option::Option<AzureTiers>,
     #[serde(
         rename = "cloudPlatform",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_platform: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "googleTiering",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub google_tiering: ::std::option::Option<GoogleTiers>,
     #[serde(
         rename = "oracleTiering",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub oracle_tiering: ::std::option::Option<OracleTiers>,
     #[serde(
         rename = "currentTierType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub current_tier_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ArchivalTargetTierInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ArchivalTargetTierInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aws_tiering: object.optional("awsTiering")?,
+            azure_tiering: object.optional("azureTiering")?,
+            cloud_platform: object.optional("cloudPlatform")?,
+            google_tiering: object.optional("googleTiering")?,
+            oracle_tiering: object.optional("oracleTiering")?,
+            current_tier_type: object.optional("currentTierType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AwsCloudSpinParams {
     #[serde(
         rename = "customTagList",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub custom_tag_list: ::std::option::Option<::std::vec::Vec<CustomTagParams>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub region: ::std::option::Option<i64>,
-    #[serde(
-        rename = "subnetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "subnetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub subnet_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "vpcId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "vpcId", skip_serializing_if = "::std::option::Option::is_none")]
     pub vpc_id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AwsCloudSpinParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AwsCloudSpinParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            custom_tag_list: object.optional("customTagList")?,
+            region: object.optional("region")?,
+            subnet_id: object.optional("subnetId")?,
+            vpc_id: object.optional("vpcId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AwsSnapshotParams {
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AwsSnapshotParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AwsSnapshotParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_type: object.optional("protectionType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AwsTargetConfig {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub region: ::std::option::Option<i64>,
     #[serde(
         rename = "regionName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub region_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AwsTargetConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AwsTargetConfig")?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            region: object.optional("region")?,
+            region_name: object.optional("regionName")?,
+            source_id: object.optional("sourceId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AwsTier {
     #[serde(
         rename = "moveAfterUnit",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "moveAfter",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(
-        rename = "tierType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tierType", skip_serializing_if = "::std::option::Option::is_none")]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AwsTier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AwsTier")?;
+        ::std::result::Result::Ok(Self {
+            move_after_unit: object.optional("moveAfterUnit")?,
+            move_after: object.optional("moveAfter")?,
+            tier_type: object.optional("tierType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AwsTiers {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<AwsTier>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AwsTiers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AwsTiers")?;
+        ::std::result::Result::Ok(Self {
+            tiers: object.optional("tiers")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AzureCloudSpinParams {
     #[serde(
         rename = "availabilitySetId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub availability_set_id: ::std::option::Option<i64>,
     #[serde(
         rename = "networkResourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub network_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "resourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageAccountId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_account_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageContainerId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageResourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmResourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_resource_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmStorageAccountId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_storage_account_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmStorageContainerId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_storage_container_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmSubnetId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_subnet_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tempVmVirtualNetworkId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub temp_vm_virtual_network_id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AzureCloudSpinParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AzureCloudSpinParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            availability_set_id: object.optional("availabilitySetId")?,
+            network_resource_group_id: object.optional("networkResourceGroupId")?,
+            resource_group_id: object.optional("resourceGroupId")?,
+            storage_account_id: object.optional("storageAccountId")?,
+            storage_container_id: object.optional("storageContainerId")?,
+            storage_resource_group_id: object.optional("storageResourceGroupId")?,
+            temp_vm_resource_group_id: object.optional("tempVmResourceGroupId")?,
+            temp_vm_storage_account_id: object.optional("tempVmStorageAccountId")?,
+            temp_vm_storage_container_id: object.optional("tempVmStorageContainerId")?,
+            temp_vm_subnet_id: object.optional("tempVmSubnetId")?,
+            temp_vm_virtual_network_id: object.optional("tempVmVirtualNetworkId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AzureSnapshotParams {
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AzureSnapshotParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AzureSnapshotParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_type: object.optional("protectionType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AzureTargetConfig {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceGroup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group: ::std::option::Option<i64>,
     #[serde(
         rename = "resourceGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageAccount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_account: ::std::option::Option<i64>,
     #[serde(
         rename = "storageAccountName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_account_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageContainer",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container: ::std::option::Option<i64>,
     #[serde(
         rename = "storageContainerName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_container_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageResourceGroup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group: ::std::option::Option<i64>,
     #[serde(
         rename = "storageResourceGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_resource_group_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AzureTargetConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AzureTargetConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            resource_group: object.optional("resourceGroup")?,
+            resource_group_name: object.optional("resourceGroupName")?,
+            source_id: object.optional("sourceId")?,
+            storage_account: object.optional("storageAccount")?,
+            storage_account_name: object.optional("storageAccountName")?,
+            storage_container: object.optional("storageContainer")?,
+            storage_container_name: object.optional("storageContainerName")?,
+            storage_resource_group: object.optional("storageResourceGroup")?,
+            storage_resource_group_name: object.optional("storageResourceGroupName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AzureTier {
     #[serde(
         rename = "moveAfterUnit",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "moveAfter",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(
-        rename = "tierType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tierType", skip_serializing_if = "::std::option::Option::is_none")]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AzureTier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AzureTier")?;
+        ::std::result::Result::Ok(Self {
+            move_after_unit: object.optional("moveAfterUnit")?,
+            move_after: object.optional("moveAfter")?,
+            tier_type: object.optional("tierType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AzureTiers {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<AzureTier>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AzureTiers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AzureTiers")?;
+        ::std::result::Result::Ok(Self {
+            tiers: object.optional("tiers")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupAttempt {
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "admittedTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub admitted_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "permitGrantTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub permit_grant_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queueDurationUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queue_duration_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<BackupDataStats>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BackupAttempt {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BackupAttempt")?;
+        ::std::result::Result::Ok(Self {
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            admitted_time_usecs: object.optional("admittedTimeUsecs")?,
+            permit_grant_time_usecs: object.optional("permitGrantTimeUsecs")?,
+            queue_duration_usecs: object.optional("queueDurationUsecs")?,
+            snapshot_creation_time_usecs: object.optional("snapshotCreationTimeUsecs")?,
+            status: object.optional("status")?,
+            stats: object.optional("stats")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            message: object.optional("message")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupDataStats {
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "bytesWritten",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bytes_written: ::std::option::Option<i64>,
     #[serde(
         rename = "bytesRead",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bytes_read: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BackupDataStats {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BackupDataStats")?;
+        ::std::result::Result::Ok(Self {
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            bytes_written: object.optional("bytesWritten")?,
+            bytes_read: object.optional("bytesRead")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct BackupPolicy {
     pub regular: RegularBackupPolicy,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub log: ::std::option::Option<LogBackupPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub bmr: ::std::option::Option<BmrBackupPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cdp: ::std::option::Option<CdpBackupPolicy>,
     #[serde(
         rename = "storageArraySnapshot",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_array_snapshot: ::std::option::Option<StorageArraySnapshotBackupPolicy>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BackupPolicy")?;
+        ::std::result::Result::Ok(Self {
+            regular: object.required("regular")?,
+            log: object.optional("log")?,
+            bmr: object.optional("bmr")?,
+            cdp: object.optional("cdp")?,
+            storage_array_snapshot: object.optional("storageArraySnapshot")?,
+            run_timeouts: object.optional("runTimeouts")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupRun {
     #[serde(
         rename = "snapshotInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_info: ::std::option::Option<SnapshotInfo>,
     #[serde(
         rename = "failedAttempts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_attempts: ::std::option::Option<::std::vec::Vec<BackupAttempt>>,
 }
+impl<'de> ::serde::Deserialize<'de> for BackupRun {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BackupRun")?;
+        ::std::result::Result::Ok(Self {
+            snapshot_info: object.optional("snapshotInfo")?,
+            failed_attempts: object.optional("failedAttempts")?,
+        })
+    }
+}
 /// Summary of a backup run (localBackupInfo, originalBackupInfo): run type, status, start and end times, messages and object counts
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupRunSummary {
-    #[serde(
-        rename = "runType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isSlaViolated",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_sla_violated: ::std::option::Option<bool>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
@@ -1051,94 +1356,110 @@ pub struct BackupRunSummary {
     /// messages.
     /// 'Paused' indicates that the ongoing run has been paused.
     /// 'Skipped' indicates that the run was skipped.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<BackupRunSummaryStatus>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "successfulObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "skippedObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub skipped_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "successfulAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "failedAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "cancelledAppObjectsCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_app_objects_count: ::std::option::Option<i64>,
     #[serde(
         rename = "localSnapshotStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_stats: ::std::option::Option<BackupDataStats>,
     #[serde(
         rename = "indexingTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "statsTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "dataLock",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dataLock", skip_serializing_if = "::std::option::Option::is_none")]
     pub data_lock: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "localTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dataLockConstraints",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
+}
+impl<'de> ::serde::Deserialize<'de> for BackupRunSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "BackupRunSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_type: object.optional("runType")?,
+            is_sla_violated: object.optional("isSlaViolated")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            status: object.optional("status")?,
+            messages: object.optional("messages")?,
+            successful_objects_count: object.optional("successfulObjectsCount")?,
+            skipped_objects_count: object.optional("skippedObjectsCount")?,
+            failed_objects_count: object.optional("failedObjectsCount")?,
+            cancelled_objects_count: object.optional("cancelledObjectsCount")?,
+            successful_app_objects_count: object.optional("successfulAppObjectsCount")?,
+            failed_app_objects_count: object.optional("failedAppObjectsCount")?,
+            cancelled_app_objects_count: object.optional("cancelledAppObjectsCount")?,
+            local_snapshot_stats: object.optional("localSnapshotStats")?,
+            indexing_task_id: object.optional("indexingTaskId")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            stats_task_id: object.optional("statsTaskId")?,
+            data_lock: object.optional("dataLock")?,
+            local_task_id: object.optional("localTaskId")?,
+            data_lock_constraints: object.optional("dataLockConstraints")?,
+        })
+    }
 }
 /// Status of the backup run (the run status values of the vendor notes).
 /// 'Running' indicates that the run is still running.
@@ -1254,58 +1575,91 @@ impl<'de> ::serde::Deserialize<'de> for BackupRunSummaryStatus {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct BlackoutWindow {
     pub day: ::std::string::String,
     #[serde(rename = "startTime")]
     pub start_time: TimeOfDay,
     #[serde(rename = "endTime")]
     pub end_time: TimeOfDay,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BlackoutWindow {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BlackoutWindow")?;
+        ::std::result::Result::Ok(Self {
+            day: object.required("day")?,
+            start_time: object.required("startTime")?,
+            end_time: object.required("endTime")?,
+            config_id: object.optional("configId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BmrBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<BmrSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BmrBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BmrBackupPolicy")?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BmrSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "daySchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
     #[serde(
         rename = "weekSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
     #[serde(
         rename = "monthSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
     #[serde(
         rename = "yearSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
+impl<'de> ::serde::Deserialize<'de> for BmrSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BmrSchedule")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            day_schedule: object.optional("daySchedule")?,
+            week_schedule: object.optional("weekSchedule")?,
+            month_schedule: object.optional("monthSchedule")?,
+            year_schedule: object.optional("yearSchedule")?,
+        })
+    }
+}
 /// Specifies the request parameters for Cancel action on Protection runs. Assumption: the document shows no cancel example; only runId is certain (the answer echoes it), the other fields are assumed after IBM's naming and may differ.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CancelProtectionGroupRunRequest {
     /// Specifies a unique run id of the Protection Group run
     #[serde(rename = "runId")]
@@ -1313,21 +1667,18 @@ pub struct CancelProtectionGroupRunRequest {
     /// Specifies the task id of the local run
     #[serde(
         rename = "localTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_task_id: ::std::option::Option<::std::string::String>,
     /// List of entity ids for which we need to cancel the backup tasks
     #[serde(
         rename = "objectIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the task id of the replication run
     #[serde(
         rename = "replicationTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_task_id: ::std::option::Option<
@@ -1336,962 +1687,1371 @@ pub struct CancelProtectionGroupRunRequest {
     /// Specifies the task id of the archival run
     #[serde(
         rename = "archivalTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_task_id: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies the task id of the cloudSpin run
     #[serde(
         rename = "cloudSpinTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_task_id: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CancelProtectionGroupRunRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancelProtectionGroupRunRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.required("runId")?,
+            local_task_id: object.optional("localTaskId")?,
+            object_ids: object.optional("objectIds")?,
+            replication_task_id: object.optional("replicationTaskId")?,
+            archival_task_id: object.optional("archivalTaskId")?,
+            cloud_spin_task_id: object.optional("cloudSpinTaskId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CancelProtectionGroupRunResponseParams {
-    #[serde(
-        rename = "runId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CancelProtectionGroupRunResponseParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancelProtectionGroupRunResponseParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.optional("runId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CancellationTimeoutParams {
     #[serde(
         rename = "timeoutMins",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub timeout_mins: ::std::option::Option<i64>,
     #[serde(
         rename = "backupType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CancellationTimeoutParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancellationTimeoutParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            timeout_mins: object.optional("timeoutMins")?,
+            backup_type: object.optional("backupType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CascadedTargetConfiguration {
     #[serde(rename = "sourceClusterId")]
     pub source_cluster_id: i64,
     #[serde(rename = "remoteTargets")]
     pub remote_targets: TargetsConfiguration,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CascadedTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CascadedTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            source_cluster_id: object.required("sourceClusterId")?,
+            remote_targets: object.required("remoteTargets")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CassandraIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "keyspaceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub keyspace_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CassandraIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CassandraIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            id: object.optional("id")?,
+            keyspace_type: object.optional("keyspaceType")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CdpBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<CdpRetention>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CdpBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CdpBackupPolicy")?;
+        ::std::result::Result::Ok(Self {
+            retention: object.optional("retention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CdpLocalBackupInfo {
     #[serde(
         rename = "endTimeInUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_in_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "startTimeInUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_in_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CdpLocalBackupInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CdpLocalBackupInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            end_time_in_usecs: object.optional("endTimeInUsecs")?,
+            start_time_in_usecs: object.optional("startTimeInUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CdpObjectInfo {
     #[serde(
         rename = "allowReEnableCdp",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub allow_re_enable_cdp: ::std::option::Option<bool>,
     #[serde(
         rename = "cdpEnabled",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cdp_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "lastRunInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_info: ::std::option::Option<CdpObjectLastRunInfo>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CdpObjectInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CdpObjectInfo")?;
+        ::std::result::Result::Ok(Self {
+            allow_re_enable_cdp: object.optional("allowReEnableCdp")?,
+            cdp_enabled: object.optional("cdpEnabled")?,
+            last_run_info: object.optional("lastRunInfo")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CdpObjectLastRunInfo {
     #[serde(
         rename = "localBackupInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_backup_info: ::std::option::Option<CdpLocalBackupInfo>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CdpObjectLastRunInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CdpObjectLastRunInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            local_backup_info: object.optional("localBackupInfo")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CdpRetention {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CdpRetention {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CdpRetention")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            duration: object.optional("duration")?,
+            data_lock_config: object.optional("dataLockConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ChannelItem {
     #[serde(
         rename = "channelEmail",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub channel_email: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "channelId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub channel_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "channelName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub channel_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "channelType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub channel_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "creationTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "ownerNames",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub owner_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ChannelItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ChannelItem")?;
+        ::std::result::Result::Ok(Self {
+            channel_email: object.optional("channelEmail")?,
+            channel_id: object.optional("channelId")?,
+            channel_name: object.optional("channelName")?,
+            channel_type: object.optional("channelType")?,
+            creation_time_secs: object.optional("creationTimeSecs")?,
+            owner_names: object.optional("ownerNames")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudDeployTargetDetails {
     #[serde(
         rename = "awsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
     #[serde(
         rename = "azureParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudDeployTargetDetails {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CloudDeployTargetDetails",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aws_params: object.optional("awsParams")?,
+            azure_params: object.optional("azureParams")?,
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudSpinDataStats {
     #[serde(
         rename = "physicalBytesTransferred",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudSpinDataStats {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CloudSpinDataStats",
+        )?;
+        ::std::result::Result::Ok(Self {
+            physical_bytes_transferred: object.optional("physicalBytesTransferred")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudSpinRunSummary {
     #[serde(
         rename = "cloudSpinTargetResults",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_target_results: ::std::option::Option<
         ::std::vec::Vec<CloudSpinTargetResult>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudSpinRunSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CloudSpinRunSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cloud_spin_target_results: object.optional("cloudSpinTargetResults")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudSpinTarget {
     #[serde(
         rename = "awsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
     #[serde(
         rename = "azureParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudSpinTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CloudSpinTarget")?;
+        ::std::result::Result::Ok(Self {
+            aws_params: object.optional("awsParams")?,
+            azure_params: object.optional("azureParams")?,
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudSpinTargetConfiguration {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
     #[serde(
         rename = "logRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub target: ::std::option::Option<CloudSpinTarget>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudSpinTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CloudSpinTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+            copy_on_run_success: object.optional("copyOnRunSuccess")?,
+            config_id: object.optional("configId")?,
+            backup_run_type: object.optional("backupRunType")?,
+            run_timeouts: object.optional("runTimeouts")?,
+            log_retention: object.optional("logRetention")?,
+            target: object.optional("target")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CloudSpinTargetResult {
     #[serde(
         rename = "awsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_params: ::std::option::Option<AwsCloudSpinParams>,
     #[serde(
         rename = "azureParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_params: ::std::option::Option<AzureCloudSpinParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<CloudSpinDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "cloudspinTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloudspin_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dataLockConstraints",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CloudSpinTargetResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CloudSpinTargetResult",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aws_params: object.optional("awsParams")?,
+            azure_params: object.optional("azureParams")?,
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            status: object.optional("status")?,
+            message: object.optional("message")?,
+            stats: object.optional("stats")?,
+            is_manually_deleted: object.optional("isManuallyDeleted")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            cloudspin_task_id: object.optional("cloudspinTaskId")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            data_lock_constraints: object.optional("dataLockConstraints")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ClusterIdentifier {
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ClusterIdentifier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ClusterIdentifier",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_id: object.optional("clusterId")?,
+            cluster_incarnation_id: object.optional("clusterIncarnationId")?,
+            cluster_name: object.optional("clusterName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonIndexedObjectParamsSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonIndexedObjectParamsSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonIndexedObjectParamsSourceInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonNasObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonNasObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonNasObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            supported_nas_mount_protocols: object.optional("supportedNasMountProtocols")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonPostBackupScriptParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "timeoutSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub timeout_secs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "isActive",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isActive", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_active: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonPostBackupScriptParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonPostBackupScriptParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            path: object.optional("path")?,
+            params: object.optional("params")?,
+            timeout_secs: object.optional("timeoutSecs")?,
+            is_active: object.optional("isActive")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonPreBackupScriptParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "timeoutSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub timeout_secs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "isActive",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isActive", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_active: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnError",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_error: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonPreBackupScriptParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonPreBackupScriptParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            path: object.optional("path")?,
+            params: object.optional("params")?,
+            timeout_secs: object.optional("timeoutSecs")?,
+            is_active: object.optional("isActive")?,
+            continue_on_error: object.optional("continueOnError")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonRecoverFileAndFolderInfo {
     #[serde(
         rename = "absolutePath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub absolute_path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "destinationDir",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub destination_dir: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isDirectory",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_directory: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isViewFileRecovery",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_view_file_recovery: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonRecoverFileAndFolderInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonRecoverFileAndFolderInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            absolute_path: object.optional("absolutePath")?,
+            destination_dir: object.optional("destinationDir")?,
+            is_directory: object.optional("isDirectory")?,
+            status: object.optional("status")?,
+            messages: object.optional("messages")?,
+            is_view_file_recovery: object.optional("isViewFileRecovery")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonRecoverObjectSnapshotParams {
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "pointInTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub point_in_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "objectInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_info: ::std::option::Option<CommonRecoverObjectSnapshotParamsObjectInfo>,
     #[serde(
         rename = "snapshotTargetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recoverFromStandby",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_from_standby: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "bytesRestored",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bytes_restored: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonRecoverObjectSnapshotParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonRecoverObjectSnapshotParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            snapshot_id: object.optional("snapshotId")?,
+            point_in_time_usecs: object.optional("pointInTimeUsecs")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            snapshot_creation_time_usecs: object.optional("snapshotCreationTimeUsecs")?,
+            object_info: object.optional("objectInfo")?,
+            snapshot_target_type: object.optional("snapshotTargetType")?,
+            archival_target_info: object.optional("archivalTargetInfo")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            recover_from_standby: object.optional("recoverFromStandby")?,
+            status: object.optional("status")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            messages: object.optional("messages")?,
+            bytes_restored: object.optional("bytesRestored")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CommonRecoverObjectSnapshotParamsObjectInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CommonRecoverObjectSnapshotParamsObjectInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CommonRecoverObjectSnapshotParamsObjectInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ConnectionConfig {
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "entityId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "entityId", skip_serializing_if = "::std::option::Option::is_none")]
     pub entity_id: ::std::option::Option<i64>,
     #[serde(
         rename = "connectorGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "dataSourceConnectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ConnectionConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ConnectionConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connection_id: object.optional("connectionId")?,
+            entity_id: object.optional("entityId")?,
+            connector_group_id: object.optional("connectorGroupId")?,
+            data_source_connection_id: object.optional("dataSourceConnectionId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ConnectorConnectivityStatus {
     #[serde(rename = "isConnected")]
     pub is_connected: bool,
     #[serde(
         rename = "lastConnectedTimestampSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_connected_timestamp_secs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ConnectorConnectivityStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ConnectorConnectivityStatus",
+        )?;
+        ::std::result::Result::Ok(Self {
+            is_connected: object.required("isConnected")?,
+            last_connected_timestamp_secs: object
+                .optional("lastConnectedTimestampSecs")?,
+            message: object.optional("message")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ConnectorImageFile {
     #[serde(
         rename = "imageType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub image_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ConnectorImageFile {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ConnectorImageFile",
+        )?;
+        ::std::result::Result::Ok(Self {
+            image_type: object.optional("imageType")?,
+            url: object.optional("url")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ConnectorImageMetadata {
     #[serde(rename = "connectorImageFileList")]
     pub connector_image_file_list: ::std::vec::Vec<ConnectorImageFile>,
 }
+impl<'de> ::serde::Deserialize<'de> for ConnectorImageMetadata {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ConnectorImageMetadata",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connector_image_file_list: object.required("connectorImageFileList")?,
+        })
+    }
+}
 /// Specifies information about the connector
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct ConnectorMetadata {
     #[serde(
         rename = "connectorImageMetadata",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_image_metadata: ::std::option::Option<ConnectorImageMetadata>,
     #[serde(
         rename = "k8sConnectorInfoList",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub k8s_connector_info_list: ::std::option::Option<
         ::std::vec::Vec<K8sConnectorInfo>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ConnectorMetadata {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ConnectorMetadata",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connector_image_metadata: object.optional("connectorImageMetadata")?,
+            k8s_connector_info_list: object.optional("k8sConnectorInfoList")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CouchbaseIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CouchbaseIndexedObjectSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CouchbaseIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CouchbaseIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            id: object.optional("id")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CouchbaseIndexedObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
+impl<'de> ::serde::Deserialize<'de> for CouchbaseIndexedObjectSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CouchbaseIndexedObjectSourceInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
 /// Specifies the request parameters to create a connection
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CreateDataSourceConnectionRequest {
     /// Specifies the name of the connection
     #[serde(rename = "connectionName")]
@@ -2299,13 +3059,27 @@ pub struct CreateDataSourceConnectionRequest {
     /// Specifies the environment type of the connection
     #[serde(
         rename = "connectionEnvType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_env_type: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for CreateDataSourceConnectionRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateDataSourceConnectionRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connection_name: object.required("connectionName")?,
+            connection_env_type: object.optional("connectionEnvType")?,
+        })
+    }
+}
 /// Specifies the parameters to create a download files and folder recovery
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CreateDownloadFilesAndFoldersRecoveryRequest {
     /// Specifies the name of the recovery task
     pub name: ::std::string::String,
@@ -2314,24 +3088,41 @@ pub struct CreateDownloadFilesAndFoldersRecoveryRequest {
     #[serde(rename = "filesAndFolders")]
     pub files_and_folders: ::std::vec::Vec<FilesAndFoldersObject>,
     /// Specifies the list of documents to download using item ids
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub documents: ::std::option::Option<::std::vec::Vec<DocumentObject>>,
     /// Specifies the id of the parent recovery when this recovery is a child task of another recovery
     #[serde(
         rename = "parentRecoveryId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_recovery_id: ::std::option::Option<::std::string::String>,
     /// Specifies the glacier retrieval type when restoring or downloding files or folders from a Glacier-based cloud snapshot. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
     #[serde(
         rename = "glacierRetrievalType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub glacier_retrieval_type: ::std::option::Option<
         CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateDownloadFilesAndFoldersRecoveryRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateDownloadFilesAndFoldersRecoveryRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            object: object.required("object")?,
+            files_and_folders: object.required("filesAndFolders")?,
+            documents: object.optional("documents")?,
+            parent_recovery_id: object.optional("parentRecoveryId")?,
+            glacier_retrieval_type: object.optional("glacierRetrievalType")?,
+        })
+    }
 }
 /// Specifies the glacier retrieval type when restoring or downloding files or folders from a Glacier-based cloud snapshot. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
 ///
@@ -2401,20 +3192,35 @@ for CreateDownloadFilesAndFoldersRecoveryRequestGlacierRetrievalType {
     }
 }
 /// Specifies the parameters to start a protection run
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct CreateProtectionGroupRunRequest {
     /// Type of protection run. 'kRegular' indicates an incremental (CBT) backup. Incremental backups utilizing CBT (if supported) are captured of the target protection objects. The first run of a kRegular schedule captures all the blocks. 'kFull' indicates a full (no CBT) backup. A complete backup (all blocks) of the target protection objects are always captured and Change Block Tracking (CBT) is not utilized. 'kLog' indicates a Database Log backup. Capture the database transaction logs to allow rolling back to a specific point in time. 'kSystem' indicates system volume backup. It produces an image for bare metal recovery. Assumption: the allowed values are the run types the document lists for GetObjectSnapshots.
     #[serde(rename = "runType")]
     pub run_type: CreateProtectionGroupRunRequestRunType,
     /// Specifies the list of objects to be protected by this Protection Group run. These can be leaf objects or non-leaf objects in the protection hierarchy. This must be specified only if a subset of objects from the Protection Groups needs to be protected.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<RunObject>>,
     #[serde(
         rename = "targetsConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub targets_config: ::std::option::Option<RunTargetsConfiguration>,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateProtectionGroupRunRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateProtectionGroupRunRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_type: object.required("runType")?,
+            objects: object.optional("objects")?,
+            targets_config: object.optional("targetsConfig")?,
+        })
+    }
 }
 /// Type of protection run. 'kRegular' indicates an incremental (CBT) backup. Incremental backups utilizing CBT (if supported) are captured of the target protection objects. The first run of a kRegular schedule captures all the blocks. 'kFull' indicates a full (no CBT) backup. A complete backup (all blocks) of the target protection objects are always captured and Change Block Tracking (CBT) is not utilized. 'kLog' indicates a Database Log backup. Capture the database transaction logs to allow rolling back to a specific point in time. 'kSystem' indicates system volume backup. It produces an image for bare metal recovery. Assumption: the allowed values are the run types the document lists for GetObjectSnapshots.
 ///
@@ -2492,18 +3298,31 @@ impl<'de> ::serde::Deserialize<'de> for CreateProtectionGroupRunRequestRunType {
     }
 }
 /// Specifies the response for create a protection run. On success, the system will accept the request and return the Protection Group id for which the run is supposed to start. The actual run may start at a later time if the system is busy. Consumers must query the Protection Group to see the run
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CreateProtectionGroupRunResponse {
     /// The id of the Protection Group for which the run is supposed to start
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for CreateProtectionGroupRunResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateProtectionGroupRunResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_group_id: object.optional("protectionGroupId")?,
+        })
+    }
+}
 /// Specifies the parameters to create a Recovery
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct CreateRecoveryRequest {
     /// Specifies the name of the Recovery
     pub name: ::std::string::String,
@@ -2512,22 +3331,37 @@ pub struct CreateRecoveryRequest {
     pub snapshot_environment: ::std::string::String,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<RecoverPhysicalParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<RecoveryKubernetesParams>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<RecoverSqlParams>,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateRecoveryRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateRecoveryRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            snapshot_environment: object.required("snapshotEnvironment")?,
+            physical_params: object.optional("physicalParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+            mssql_params: object.optional("mssqlParams")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -2591,97 +3425,154 @@ impl<'de> ::serde::Deserialize<'de> for CreateRecoveryRequestInitiatorType {
     }
 }
 /// Specifies parameters to create a schedule-based agent upgrade task
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CreateUpgradeTaskRequest {
     /// Specifies the agents upgraded in the task
-    #[serde(
-        rename = "agentIDs",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "agentIDs", skip_serializing_if = "::std::option::Option::is_none")]
     pub agent_i_ds: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the description of the task
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Specifies the name of the task
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies ID of a task which is to be retried
     #[serde(
         rename = "retryTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retry_task_id: ::std::option::Option<i64>,
     /// Specifies the time before which the upgrade task should start execution as a Unix epoch Timestamp (in microseconds). If this is not specified the task will start anytime after scheduleTimeUsecs
     #[serde(
         rename = "scheduleEndTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_end_time_usecs: ::std::option::Option<i64>,
     /// Specifies the time when the task should start execution as a Unix epoch Timestamp (in microseconds). If no schedule is specified, the task will start immediately
     #[serde(
         rename = "scheduleTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_time_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CreateUpgradeTaskRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateUpgradeTaskRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            agent_i_ds: object.optional("agentIDs")?,
+            description: object.optional("description")?,
+            name: object.optional("name")?,
+            retry_task_id: object.optional("retryTaskId")?,
+            schedule_end_time_usecs: object.optional("scheduleEndTimeUsecs")?,
+            schedule_time_usecs: object.optional("scheduleTimeUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CreationInfo {
-    #[serde(
-        rename = "userName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "userName", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CreationInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CreationInfo")?;
+        ::std::result::Result::Ok(Self {
+            user_name: object.optional("userName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CustomTagParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for CustomTagParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "CustomTagParams")?;
+        ::std::result::Result::Ok(Self {
+            key: object.optional("key")?,
+            value: object.optional("value")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DataLockConfig {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
     #[serde(
         rename = "enableWormOnExternalTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_worm_on_external_target: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for DataLockConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "DataLockConfig")?;
+        ::std::result::Result::Ok(Self {
+            mode: object.optional("mode")?,
+            unit: object.optional("unit")?,
+            duration: object.optional("duration")?,
+            enable_worm_on_external_target: object
+                .optional("enableWormOnExternalTarget")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DataLockConstraints {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
 }
+impl<'de> ::serde::Deserialize<'de> for DataLockConstraints {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataLockConstraints",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mode: object.optional("mode")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+        })
+    }
+}
 /// Specifies all the properties of the data-source connection. A connection is specified by an ID that's guaranteed to be unique. A connection is associated with exactly one tenant. A connection can be thought of as a subset of its tenant's connectors and can contain 0 or more connectors within it. A connector can only be associated with one connection at max at a given time
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct DataSourceConnection {
     #[serde(
         rename = "connectionEnvType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_env_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<::std::string::String>,
@@ -2689,223 +3580,307 @@ pub struct DataSourceConnection {
     pub connection_name: ::std::string::String,
     #[serde(
         rename = "connectorIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Token to register connectors against this connection
     #[serde(
         rename = "registrationToken",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub registration_token: ::std::option::Option<::codegen_runtime::Secret>,
-    #[serde(
-        rename = "tenantId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tenantId", skip_serializing_if = "::std::option::Option::is_none")]
     pub tenant_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "upgradingConnectorId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub upgrading_connector_id: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for DataSourceConnection {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataSourceConnection",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connection_env_type: object.optional("connectionEnvType")?,
+            connection_id: object.optional("connectionId")?,
+            connection_name: object.required("connectionName")?,
+            connector_ids: object.optional("connectorIds")?,
+            registration_token: object.optional("registrationToken")?,
+            tenant_id: object.optional("tenantId")?,
+            upgrading_connector_id: object.optional("upgradingConnectorId")?,
+        })
+    }
+}
 /// Specifies a list of data-source connections
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DataSourceConnectionList {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<DataSourceConnection>>,
 }
+impl<'de> ::serde::Deserialize<'de> for DataSourceConnectionList {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataSourceConnectionList",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connections: object.optional("connections")?,
+        })
+    }
+}
 /// Specifies all the properties of the data-source connector. A connector is uniquely identified by a 'connectorId' for a given tenant. A connector resource is created internally by the system when a connector is registered with the cluster and thus, a POST API doesn't exist and isn't needed for creating a connector resource. An active connector is always associated with a data-source connection belonging to its tenant. A connector can never be associated with more than one connection/tenant/cluster at a given time. A connector also has a name which can be updated by the user. Names of connectors for a tenant or across tenants needn't be unique. Also, a connector constituent can optionally have two actively used NICs (dual-homed connectors)
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DataSourceConnector {
     #[serde(
         rename = "clusterSideIp",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_side_ip: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectorId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectorName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectivityStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connectivity_status: ::std::option::Option<ConnectorConnectivityStatus>,
     #[serde(
         rename = "connectorType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "patchSoftwareVersion",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub patch_software_version: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "softwareVersion",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub software_version: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tenantSideIp",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tenant_side_ip: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "upgradeStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub upgrade_status: ::std::option::Option<DataSourceConnectorUpgradeStatus>,
 }
+impl<'de> ::serde::Deserialize<'de> for DataSourceConnector {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataSourceConnector",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_side_ip: object.optional("clusterSideIp")?,
+            connection_id: object.optional("connectionId")?,
+            connector_id: object.optional("connectorId")?,
+            connector_name: object.optional("connectorName")?,
+            connectivity_status: object.optional("connectivityStatus")?,
+            connector_type: object.optional("connectorType")?,
+            patch_software_version: object.optional("patchSoftwareVersion")?,
+            software_version: object.optional("softwareVersion")?,
+            tenant_side_ip: object.optional("tenantSideIp")?,
+            upgrade_status: object.optional("upgradeStatus")?,
+        })
+    }
+}
 /// Specifies a list of data-source connectors
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DataSourceConnectorList {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub connectors: ::std::option::Option<::std::vec::Vec<DataSourceConnector>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for DataSourceConnectorList {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataSourceConnectorList",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connectors: object.optional("connectors")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct DataSourceConnectorUpgradeStatus {
     #[serde(
         rename = "lastStatusFetchedTimestampMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_status_fetched_timestamp_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimestampMSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_timestamp_m_secs: ::std::option::Option<i64>,
     pub status: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for DataSourceConnectorUpgradeStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DataSourceConnectorUpgradeStatus",
+        )?;
+        ::std::result::Result::Ok(Self {
+            last_status_fetched_timestamp_msecs: object
+                .optional("lastStatusFetchedTimestampMsecs")?,
+            message: object.optional("message")?,
+            start_timestamp_m_secs: object.optional("startTimestampMSecs")?,
+            status: object.required("status")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DaySchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for DaySchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "DaySchedule")?;
+        ::std::result::Result::Ok(Self {
+            frequency: object.optional("frequency")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct DocumentLibraryItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
     #[serde(
         rename = "creationTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "fileType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileType", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_type: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "itemId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "itemId", skip_serializing_if = "::std::option::Option::is_none")]
     pub item_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "itemSize",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "itemSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub item_size: ::std::option::Option<i64>,
     #[serde(
         rename = "ownerEmail",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub owner_email: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownerName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub owner_name: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for DocumentLibraryItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DocumentLibraryItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            creation_time_secs: object.optional("creationTimeSecs")?,
+            file_type: object.optional("fileType")?,
+            item_id: object.optional("itemId")?,
+            item_size: object.optional("itemSize")?,
+            owner_email: object.optional("ownerEmail")?,
+            owner_name: object.optional("ownerName")?,
+        })
+    }
+}
 /// Specifies a document to download by item id. Assumption: the document shows no fields; itemId and isDirectory are assumed after IBM's naming.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct DocumentObject {
     /// Specifies whether the document is a directory
     #[serde(
         rename = "isDirectory",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_directory: ::std::option::Option<bool>,
@@ -2913,17 +3888,43 @@ pub struct DocumentObject {
     #[serde(rename = "itemId")]
     pub item_id: ::std::string::String,
 }
+impl<'de> ::serde::Deserialize<'de> for DocumentObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "DocumentObject")?;
+        ::std::result::Result::Ok(Self {
+            is_directory: object.optional("isDirectory")?,
+            item_id: object.required("itemId")?,
+        })
+    }
+}
 /// Specifies agent details
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct DownloadAgentRequest {
     /// Specifies the platform for which agent needs to be downloaded. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
     pub platform: DownloadAgentRequestPlatform,
     #[serde(
         rename = "linuxParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub linux_params: ::std::option::Option<LinuxAgentParams>,
+}
+impl<'de> ::serde::Deserialize<'de> for DownloadAgentRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "DownloadAgentRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            platform: object.required("platform")?,
+            linux_params: object.optional("linuxParams")?,
+        })
+    }
 }
 /// Specifies the platform for which agent needs to be downloaded. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
 ///
@@ -2984,21 +3985,19 @@ impl<'de> ::serde::Deserialize<'de> for DownloadAgentRequestPlatform {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Email {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
     #[serde(
         rename = "bccRecipientAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bcc_recipient_addresses: ::std::option::Option<
@@ -3006,7 +4005,6 @@ pub struct Email {
     >,
     #[serde(
         rename = "ccRecipientAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cc_recipient_addresses: ::std::option::Option<
@@ -3014,69 +4012,55 @@ pub struct Email {
     >,
     #[serde(
         rename = "createdTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "directoryPath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub directory_path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "emailAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub email_addresses: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "emailSubject",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub email_subject: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "firstName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub first_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "folderName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub folder_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "hasAttachment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub has_attachment: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastModificationName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastModificationTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_secs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "lastName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "lastName", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "optionalAttendeesAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub optional_attendees_addresses: ::std::option::Option<
@@ -3084,39 +4068,33 @@ pub struct Email {
     >,
     #[serde(
         rename = "organizerAddress",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub organizer_address: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "parentFolderId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_folder_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "receivedTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub received_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "recipientAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recipient_addresses: ::std::option::Option<
@@ -3124,7 +4102,6 @@ pub struct Email {
     >,
     #[serde(
         rename = "requiredAttendeesAddresses",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub required_attendees_addresses: ::std::option::Option<
@@ -3132,376 +4109,541 @@ pub struct Email {
     >,
     #[serde(
         rename = "senderAddress",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sender_address: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sentTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sent_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "taskCompletionDateTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_completion_date_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "taskDueDateTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_due_date_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "taskStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_status: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "tenantId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tenantId", skip_serializing_if = "::std::option::Option::is_none")]
     pub tenant_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "userObjectInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_object_info: ::std::option::Option<ObjectSummary>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Email {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Email")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.optional("type")?,
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            bcc_recipient_addresses: object.optional("bccRecipientAddresses")?,
+            cc_recipient_addresses: object.optional("ccRecipientAddresses")?,
+            created_time_secs: object.optional("createdTimeSecs")?,
+            directory_path: object.optional("directoryPath")?,
+            email_addresses: object.optional("emailAddresses")?,
+            email_subject: object.optional("emailSubject")?,
+            first_name: object.optional("firstName")?,
+            folder_name: object.optional("folderName")?,
+            has_attachment: object.optional("hasAttachment")?,
+            id: object.optional("id")?,
+            last_modification_name: object.optional("lastModificationName")?,
+            last_modification_time_secs: object.optional("lastModificationTimeSecs")?,
+            last_name: object.optional("lastName")?,
+            optional_attendees_addresses: object.optional("optionalAttendeesAddresses")?,
+            organizer_address: object.optional("organizerAddress")?,
+            parent_folder_id: object.optional("parentFolderId")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            received_time_secs: object.optional("receivedTimeSecs")?,
+            recipient_addresses: object.optional("recipientAddresses")?,
+            required_attendees_addresses: object.optional("requiredAttendeesAddresses")?,
+            sender_address: object.optional("senderAddress")?,
+            sent_time_secs: object.optional("sentTimeSecs")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            task_completion_date_time_secs: object
+                .optional("taskCompletionDateTimeSecs")?,
+            task_due_date_time_secs: object.optional("taskDueDateTimeSecs")?,
+            task_status: object.optional("taskStatus")?,
+            tenant_id: object.optional("tenantId")?,
+            user_object_info: object.optional("userObjectInfo")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct EntityExternalMetadata {
     #[serde(
         rename = "maintenanceModeConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub maintenance_mode_config: ::std::option::Option<MaintenanceModeConfig>,
 }
+impl<'de> ::serde::Deserialize<'de> for EntityExternalMetadata {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "EntityExternalMetadata",
+        )?;
+        ::std::result::Result::Ok(Self {
+            maintenance_mode_config: object.optional("maintenanceModeConfig")?,
+        })
+    }
+}
 /// The error envelope of every failed request: an error code, a message and the id of the task log. Known codes: KValidationError (400), KStatusUnauthorized (401), KAccessDenied (403), KEntityNotExistsError (404), KDuplicateError (409), KInternalError (500). The list is open.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Error {
     /// The error code, e.g. KValidationError, KStatusUnauthorized, KAccessDenied, KEntityNotExistsError, KDuplicateError, KInternalError
     #[serde(
         rename = "errorCode",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub error_code: ::std::option::Option<::std::string::String>,
     /// A human-readable description of the error
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     /// The id of the task log that records the failed request
     #[serde(
         rename = "taskLogId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_log_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Error {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Error")?;
+        ::std::result::Result::Ok(Self {
+            error_code: object.optional("errorCode")?,
+            message: object.optional("message")?,
+            task_log_id: object.optional("taskLogId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ExchangeIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
     #[serde(
         rename = "databaseName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub database_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub email: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ExchangeIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ExchangeIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            database_name: object.optional("databaseName")?,
+            email: object.optional("email")?,
+            object_name: object.optional("objectName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ExtendedRetentionPolicy {
     pub schedule: ExtendedRetentionSchedule,
     pub retention: Retention,
-    #[serde(
-        rename = "runType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_type: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ExtendedRetentionPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ExtendedRetentionPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.required("schedule")?,
+            retention: object.required("retention")?,
+            run_type: object.optional("runType")?,
+            config_id: object.optional("configId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ExtendedRetentionSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ExtendedRetentionSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ExtendedRetentionSchedule",
+        )?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            frequency: object.optional("frequency")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ExternalVendorCustomProperties {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ExternalVendorCustomProperties {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ExternalVendorCustomProperties",
+        )?;
+        ::std::result::Result::Ok(Self {
+            key: object.optional("key")?,
+            value: object.optional("value")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ExternalVendorTenantMetadata {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ibmTenantMetadataParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ibm_tenant_metadata_params: ::std::option::Option<IbmTenantMetadataParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ExternalVendorTenantMetadata {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ExternalVendorTenantMetadata",
+        )?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.optional("type")?,
+            ibm_tenant_metadata_params: object.optional("ibmTenantMetadataParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FailedRunDetails {
-    #[serde(
-        rename = "runId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "errorMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FailedRunDetails {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FailedRunDetails",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.optional("runId")?,
+            error_message: object.optional("errorMessage")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct File {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<FileSourceInfo>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for File {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "File")?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            r#type: object.optional("type")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FileSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FileSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "FileSourceInfo")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+            protection_stats: object.optional("protectionStats")?,
+            permissions: object.optional("permissions")?,
+            mssql_params: object.optional("mssqlParams")?,
+            physical_params: object.optional("physicalParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FilenamePatternToDirectory {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub directory: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "filenamePattern",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub filename_pattern: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for FilenamePatternToDirectory {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FilenamePatternToDirectory",
+        )?;
+        ::std::result::Result::Ok(Self {
+            directory: object.optional("directory")?,
+            filename_pattern: object.optional("filenamePattern")?,
+        })
+    }
+}
 /// Specifies a file or folder to download
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct FilesAndFoldersObject {
     /// Specifies the absolute path of the file or folder
     #[serde(rename = "absolutePath")]
@@ -3509,94 +4651,184 @@ pub struct FilesAndFoldersObject {
     /// Specifies whether the file or folder object is a directory
     #[serde(
         rename = "isDirectory",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_directory: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FilesAndFoldersObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FilesAndFoldersObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            absolute_path: object.required("absolutePath")?,
+            is_directory: object.optional("isDirectory")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Filter {
     #[serde(
         rename = "filterString",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub filter_string: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isRegularExpression",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_regular_expression: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Filter {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Filter")?;
+        ::std::result::Result::Ok(Self {
+            filter_string: object.optional("filterString")?,
+            is_regular_expression: object.optional("isRegularExpression")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FlashbladeObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FlashbladeObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FlashbladeObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            supported_nas_mount_protocols: object.optional("supportedNasMountProtocols")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FullBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<FullSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FullBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FullBackupPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FullSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "daySchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
     #[serde(
         rename = "weekSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
     #[serde(
         rename = "monthSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
     #[serde(
         rename = "yearSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FullSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "FullSchedule")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            day_schedule: object.optional("daySchedule")?,
+            week_schedule: object.optional("weekSchedule")?,
+            month_schedule: object.optional("monthSchedule")?,
+            year_schedule: object.optional("yearSchedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FullScheduleAndRetention {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<FullSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for FullScheduleAndRetention {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FullScheduleAndRetention",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct FullSnapshotInfo {
     #[serde(
         rename = "restoreInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_info: ::std::option::Option<RestoreInfo>,
     #[serde(
         rename = "targetsConfiguration",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub targets_configuration: ::std::option::Option<
         ::std::vec::Vec<TargetsConfiguration>,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for FullSnapshotInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "FullSnapshotInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            restore_info: object.optional("restoreInfo")?,
+            targets_configuration: object.optional("targetsConfiguration")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -3868,10 +5100,24 @@ impl<'de> ::serde::Deserialize<'de> for GetObjectSnapshotsObjectActionKeysItem {
     }
 }
 /// Specifies the list of object snapshots
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct GetObjectSnapshotsResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub snapshots: ::std::option::Option<::std::vec::Vec<ObjectSnapshot>>,
+}
+impl<'de> ::serde::Deserialize<'de> for GetObjectSnapshotsResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "GetObjectSnapshotsResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            snapshots: object.optional("snapshots")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -6133,7 +7379,7 @@ impl<'de> ::serde::Deserialize<'de> for GetRecoveriesStatusItem {
     }
 }
 /// Specifies the parameters to list the restore points in a time range
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct GetRestorePointsInTimeRangeRequest {
     /// Specifies the end time specified as a Unix epoch Timestamp in microseconds
     #[serde(rename = "endTimeUsecs")]
@@ -6147,325 +7393,497 @@ pub struct GetRestorePointsInTimeRangeRequest {
     #[serde(rename = "startTimeUsecs")]
     pub start_time_usecs: i64,
     /// Specifies the id of the Protection Source which is to be restored
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
 }
+impl<'de> ::serde::Deserialize<'de> for GetRestorePointsInTimeRangeRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "GetRestorePointsInTimeRangeRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            end_time_usecs: object.required("endTimeUsecs")?,
+            environment: object.required("environment")?,
+            protection_group_ids: object.required("protectionGroupIds")?,
+            start_time_usecs: object.required("startTimeUsecs")?,
+            source_id: object.optional("sourceId")?,
+        })
+    }
+}
 /// Specifies the model for the response returned by RestorePointsForTimeRange API
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct GetRestorePointsInTimeRangeResponse {
     #[serde(
         rename = "fullSnapshotInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_snapshot_info: ::std::option::Option<::std::vec::Vec<FullSnapshotInfo>>,
     #[serde(
         rename = "timeRangeInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub time_range_info: ::std::option::Option<TimeRangeInfo>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for GetRestorePointsInTimeRangeResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "GetRestorePointsInTimeRangeResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            full_snapshot_info: object.optional("fullSnapshotInfo")?,
+            time_range_info: object.optional("timeRangeInfo")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct GoogleTier {
     #[serde(
         rename = "moveAfterUnit",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "moveAfter",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(
-        rename = "tierType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tierType", skip_serializing_if = "::std::option::Option::is_none")]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for GoogleTier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "GoogleTier")?;
+        ::std::result::Result::Ok(Self {
+            move_after_unit: object.optional("moveAfterUnit")?,
+            move_after: object.optional("moveAfter")?,
+            tier_type: object.optional("tierType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct GoogleTiers {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<GoogleTier>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for GoogleTiers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "GoogleTiers")?;
+        ::std::result::Result::Ok(Self {
+            tiers: object.optional("tiers")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct GroupInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub domain: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for GroupInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "GroupInfo")?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            sid: object.optional("sid")?,
+            domain: object.optional("domain")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HbaseIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HbaseIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "HbaseIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            id: object.optional("id")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HdfsIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HdfsIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "HdfsIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            id: object.optional("id")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HeliosTagInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub category: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "subCategory",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sub_category: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "thirdPartyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub third_party_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "uiColor",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "uiColor", skip_serializing_if = "::std::option::Option::is_none")]
     pub ui_color: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "updatedTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub updated_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HeliosTagInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "HeliosTagInfo")?;
+        ::std::result::Result::Ok(Self {
+            category: object.optional("category")?,
+            name: object.optional("name")?,
+            sub_category: object.optional("subCategory")?,
+            third_party_name: object.optional("thirdPartyName")?,
+            r#type: object.optional("type")?,
+            ui_color: object.optional("uiColor")?,
+            updated_time_usecs: object.optional("updatedTimeUsecs")?,
+            uuid: object.optional("uuid")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HiveIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HiveIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "HiveIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            id: object.optional("id")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HostInformation {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HostInformation {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "HostInformation")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            environment: object.optional("environment")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HourSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HourSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "HourSchedule")?;
+        ::std::result::Result::Ok(Self {
+            frequency: object.optional("frequency")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct HypervSnapshotParams {
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for HypervSnapshotParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "HypervSnapshotParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_type: object.optional("protectionType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IbmTenantCosResourceConfig {
     #[serde(
         rename = "resourceURL",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_url: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IbmTenantCosResourceConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IbmTenantCosResourceConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            resource_url: object.optional("resourceURL")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IbmTenantIamMetricsConfig {
-    #[serde(
-        rename = "IAMUrl",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "IAMUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub iam_url: ::std::option::Option<::std::string::String>,
     /// The id of the secret that holds the billing API key
     #[serde(
         rename = "billingApiKeySecretId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub billing_api_key_secret_id: ::std::option::Option<::codegen_runtime::Secret>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IbmTenantIamMetricsConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IbmTenantIamMetricsConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            iam_url: object.optional("IAMUrl")?,
+            billing_api_key_secret_id: object.optional("billingApiKeySecretId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IbmTenantMetadataParams {
     #[serde(
         rename = "accountId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub account_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub crn: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "customProperties",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub custom_properties: ::std::option::Option<
@@ -6473,168 +7891,254 @@ pub struct IbmTenantMetadataParams {
     >,
     #[serde(
         rename = "livenessMode",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub liveness_mode: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "metricsConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub metrics_config: ::std::option::Option<IbmTenantMetricsConfig>,
     #[serde(
         rename = "ownershipMode",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_mode: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "planId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "planId", skip_serializing_if = "::std::option::Option::is_none")]
     pub plan_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceInstanceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_instance_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IbmTenantMetadataParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IbmTenantMetadataParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            account_id: object.optional("accountId")?,
+            crn: object.optional("crn")?,
+            custom_properties: object.optional("customProperties")?,
+            liveness_mode: object.optional("livenessMode")?,
+            metrics_config: object.optional("metricsConfig")?,
+            ownership_mode: object.optional("ownershipMode")?,
+            plan_id: object.optional("planId")?,
+            resource_group_id: object.optional("resourceGroupId")?,
+            resource_instance_id: object.optional("resourceInstanceId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IbmTenantMeteringConfig {
-    #[serde(
-        rename = "partIds",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "partIds", skip_serializing_if = "::std::option::Option::is_none")]
     pub part_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "submissionIntervalInSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub submission_interval_in_secs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IbmTenantMeteringConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IbmTenantMeteringConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            part_ids: object.optional("partIds")?,
+            submission_interval_in_secs: object.optional("submissionIntervalInSecs")?,
+            url: object.optional("url")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IbmTenantMetricsConfig {
     #[serde(
         rename = "cosResourceConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cos_resource_config: ::std::option::Option<IbmTenantCosResourceConfig>,
     #[serde(
         rename = "iamMetricsConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub iam_metrics_config: ::std::option::Option<IbmTenantIamMetricsConfig>,
     #[serde(
         rename = "meteringConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub metering_config: ::std::option::Option<IbmTenantMeteringConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IbmTenantMetricsConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IbmTenantMetricsConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cos_resource_config: object.optional("cosResourceConfig")?,
+            iam_metrics_config: object.optional("iamMetricsConfig")?,
+            metering_config: object.optional("meteringConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IncrementalBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<IncrementalSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IncrementalBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IncrementalBackupPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IncrementalSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "minuteSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
     #[serde(
         rename = "hourSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
     #[serde(
         rename = "daySchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
     #[serde(
         rename = "weekSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
     #[serde(
         rename = "monthSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
     #[serde(
         rename = "yearSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IncrementalSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IncrementalSchedule",
+        )?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            minute_schedule: object.optional("minuteSchedule")?,
+            hour_schedule: object.optional("hourSchedule")?,
+            day_schedule: object.optional("daySchedule")?,
+            week_schedule: object.optional("weekSchedule")?,
+            month_schedule: object.optional("monthSchedule")?,
+            year_schedule: object.optional("yearSchedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IndexingPolicy {
     #[serde(
         rename = "enableIndexing",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_indexing: ::std::option::Option<bool>,
     #[serde(
         rename = "includePaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub include_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "excludePaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IndexingPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "IndexingPolicy")?;
+        ::std::result::Result::Ok(Self {
+            enable_indexing: object.optional("enableIndexing")?,
+            include_paths: object.optional("includePaths")?,
+            exclude_paths: object.optional("excludePaths")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct IsilonObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for IsilonObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "IsilonObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            supported_nas_mount_protocols: object.optional("supportedNasMountProtocols")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct K8sConnectorInfo {
     #[serde(
         rename = "helmChartOciRef",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub helm_chart_oci_ref: ::std::option::Option<OciArtifactReference>,
     #[serde(
         rename = "helmInstallCmd",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub helm_install_cmd: ::std::option::Option<::std::string::String>,
@@ -6642,15 +8146,43 @@ pub struct K8sConnectorInfo {
     pub k8s_platform_type: ::std::string::String,
     #[serde(
         rename = "ugradeDocUrl",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ugrade_doc_url: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for K8sConnectorInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "K8sConnectorInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            helm_chart_oci_ref: object.optional("helmChartOciRef")?,
+            helm_install_cmd: object.optional("helmInstallCmd")?,
+            k8s_platform_type: object.required("k8sPlatformType")?,
+            ugrade_doc_url: object.optional("ugradeDocUrl")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct KeyValuePair {
     pub key: ::std::string::String,
     pub value: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for KeyValuePair {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "KeyValuePair")?;
+        ::std::result::Result::Ok(Self {
+            key: object.required("key")?,
+            value: object.required("value")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type KubernetesAutoProtectConfig = ::serde_json::Map<
@@ -6672,101 +8204,108 @@ pub type KubernetesProtectionGroupObjectParams = ::serde_json::Map<
     ::std::string::String,
     ::serde_json::Value,
 >;
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct KubernetesProtectionGroupParams {
     #[serde(
         rename = "enableIndexing",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_indexing: ::std::option::Option<bool>,
     #[serde(
         rename = "excludeLabelIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_label_ids: ::std::option::Option<::std::vec::Vec<::std::vec::Vec<i64>>>,
     #[serde(
         rename = "excludeObjectIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_object_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     #[serde(
         rename = "excludeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_params: ::std::option::Option<KubernetesFilterParams>,
     #[serde(
         rename = "includeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub include_params: ::std::option::Option<KubernetesFilterParams>,
-    #[serde(
-        rename = "labelIds",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "labelIds", skip_serializing_if = "::std::option::Option::is_none")]
     pub label_ids: ::std::option::Option<::std::vec::Vec<::std::vec::Vec<i64>>>,
     #[serde(
         rename = "leverageCSISnapshot",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub leverage_csi_snapshot: ::std::option::Option<bool>,
     #[serde(
         rename = "nonSnapshotBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub non_snapshot_backup: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<KubernetesProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "snapshotTimeoutSeconds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_timeout_seconds: ::std::option::Option<i64>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "vlanParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_params: ::std::option::Option<VlanParams>,
     #[serde(
         rename = "volumeBackupFailure",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_backup_failure: ::std::option::Option<bool>,
+}
+impl<'de> ::serde::Deserialize<'de> for KubernetesProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "KubernetesProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_indexing: object.optional("enableIndexing")?,
+            exclude_label_ids: object.optional("excludeLabelIds")?,
+            exclude_object_ids: object.optional("excludeObjectIds")?,
+            exclude_params: object.optional("excludeParams")?,
+            include_params: object.optional("includeParams")?,
+            label_ids: object.optional("labelIds")?,
+            leverage_csi_snapshot: object.optional("leverageCSISnapshot")?,
+            non_snapshot_backup: object.optional("nonSnapshotBackup")?,
+            objects: object.optional("objects")?,
+            snapshot_timeout_seconds: object.optional("snapshotTimeoutSeconds")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            vlan_params: object.optional("vlanParams")?,
+            volume_backup_failure: object.optional("volumeBackupFailure")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type KubernetesServiceAnnotationObject = ::serde_json::Map<
     ::std::string::String,
     ::serde_json::Value,
 >;
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct KubernetesSourceRegistrationParams {
     #[serde(
         rename = "autoProtectConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub auto_protect_config: ::std::option::Option<KubernetesAutoProtectConfig>,
@@ -6775,7 +8314,6 @@ pub struct KubernetesSourceRegistrationParams {
     pub client_private_key: ::codegen_runtime::Secret,
     #[serde(
         rename = "cohesityDataprotectPluginImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cohesity_dataprotect_plugin_image_location: ::std::option::Option<
@@ -6783,32 +8321,27 @@ pub struct KubernetesSourceRegistrationParams {
     >,
     #[serde(
         rename = "dataMoverImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_mover_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "datamoverHostportNumber",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub datamover_hostport_number: ::std::option::Option<i64>,
     #[serde(
         rename = "datamoverServiceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub datamover_service_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "defaultVlanParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub default_vlan_params: ::std::option::Option<VlanParams>,
     pub endpoint: ::std::string::String,
     #[serde(
         rename = "initContainerImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub init_container_image_location: ::std::option::Option<::std::string::String>,
@@ -6816,19 +8349,16 @@ pub struct KubernetesSourceRegistrationParams {
     pub kubernetes_distribution: ::std::string::String,
     #[serde(
         rename = "kubernetesType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "priorityClassName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub priority_class_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "resourceAnnotations",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_annotations: ::std::option::Option<
@@ -6836,19 +8366,16 @@ pub struct KubernetesSourceRegistrationParams {
     >,
     #[serde(
         rename = "resourceLabels",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resource_labels: ::std::option::Option<::std::vec::Vec<KubernetesLabelObject>>,
     #[serde(
         rename = "sanFields",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub san_fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "serviceAnnotations",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub service_annotations: ::std::option::Option<
@@ -6856,19 +8383,16 @@ pub struct KubernetesSourceRegistrationParams {
     >,
     #[serde(
         rename = "veleroAwsPluginImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_aws_plugin_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "veleroImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_image_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "veleroOpenshiftPluginImageLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub velero_openshift_plugin_image_location: ::std::option::Option<
@@ -6876,10 +8400,46 @@ pub struct KubernetesSourceRegistrationParams {
     >,
     #[serde(
         rename = "vlanInfoVec",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_info_vec: ::std::option::Option<::std::vec::Vec<KubernetesVlanInfo>>,
+}
+impl<'de> ::serde::Deserialize<'de> for KubernetesSourceRegistrationParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "KubernetesSourceRegistrationParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            auto_protect_config: object.optional("autoProtectConfig")?,
+            client_private_key: object.required("clientPrivateKey")?,
+            cohesity_dataprotect_plugin_image_location: object
+                .optional("cohesityDataprotectPluginImageLocation")?,
+            data_mover_image_location: object.optional("dataMoverImageLocation")?,
+            datamover_hostport_number: object.optional("datamoverHostportNumber")?,
+            datamover_service_type: object.optional("datamoverServiceType")?,
+            default_vlan_params: object.optional("defaultVlanParams")?,
+            endpoint: object.required("endpoint")?,
+            init_container_image_location: object
+                .optional("initContainerImageLocation")?,
+            kubernetes_distribution: object.required("kubernetesDistribution")?,
+            kubernetes_type: object.optional("kubernetesType")?,
+            priority_class_name: object.optional("priorityClassName")?,
+            resource_annotations: object.optional("resourceAnnotations")?,
+            resource_labels: object.optional("resourceLabels")?,
+            san_fields: object.optional("sanFields")?,
+            service_annotations: object.optional("serviceAnnotations")?,
+            velero_aws_plugin_image_location: object
+                .optional("veleroAwsPluginImageLocation")?,
+            velero_image_location: object.optional("veleroImageLocation")?,
+            velero_openshift_plugin_image_location: object
+                .optional("veleroOpenshiftPluginImageLocation")?,
+            vlan_info_vec: object.optional("vlanInfoVec")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type KubernetesVlanInfo = ::serde_json::Map<
@@ -6887,58 +8447,105 @@ pub type KubernetesVlanInfo = ::serde_json::Map<
     ::serde_json::Value,
 >;
 /// Specifies the parameters of the Linux agent to download
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct LinuxAgentParams {
     /// Specifies the type of installer package (the document's example sends "kRPm"). Assumption: the document lists no values, so the value set is left open.
     #[serde(
         rename = "packageType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub package_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LinuxAgentParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "LinuxAgentParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            package_type: object.optional("packageType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct LogBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<LogSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "LogBackupPolicy")?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct LogRetention {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogRetention {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "LogRetention")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            duration: object.optional("duration")?,
+            data_lock_config: object.optional("dataLockConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct LogSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "minuteSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
     #[serde(
         rename = "hourSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "LogSchedule")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            minute_schedule: object.optional("minuteSchedule")?,
+            hour_schedule: object.optional("hourSchedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MaintenanceModeConfig {
     #[serde(
         rename = "activationTimeIntervals",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub activation_time_intervals: ::std::option::Option<
@@ -6946,141 +8553,202 @@ pub struct MaintenanceModeConfig {
     >,
     #[serde(
         rename = "maintenanceSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub maintenance_schedule: ::std::option::Option<Schedule>,
     #[serde(
         rename = "userMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "workflowInterventionSpecList",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub workflow_intervention_spec_list: ::std::option::Option<
         ::std::vec::Vec<WorkflowInterventionSpec>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MaintenanceModeConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MaintenanceModeConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            activation_time_intervals: object.optional("activationTimeIntervals")?,
+            maintenance_schedule: object.optional("maintenanceSchedule")?,
+            user_message: object.optional("userMessage")?,
+            workflow_intervention_spec_list: object
+                .optional("workflowInterventionSpecList")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MinuteSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MinuteSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "MinuteSchedule")?;
+        ::std::result::Result::Ok(Self {
+            frequency: object.optional("frequency")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct MissingEntityParams {
     pub id: i64,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "parentSourceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MissingEntityParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MissingEntityParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            name: object.optional("name")?,
+            parent_source_id: object.optional("parentSourceId")?,
+            parent_source_name: object.optional("parentSourceName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MongoIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(
-        rename = "cdpInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "cdpInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub cdp_info: ::std::option::Option<CdpObjectInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MongoIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MongoIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            cdp_info: object.optional("cdpInfo")?,
+            id: object.optional("id")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MonthSchedule {
     #[serde(
         rename = "dayOfWeek",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_of_week: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "weekOfMonth",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub week_of_month: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "dayOfMonth",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_of_month: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MonthSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "MonthSchedule")?;
+        ::std::result::Result::Ok(Self {
+            day_of_week: object.optional("dayOfWeek")?,
+            week_of_month: object.optional("weekOfMonth")?,
+            day_of_month: object.optional("dayOfMonth")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MountPhysicalVolumeParamsPhysicalTargetParams {
     #[serde(
         rename = "mountToOriginalTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_to_original_target: ::std::option::Option<bool>,
     #[serde(
         rename = "originalTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_target_config: ::std::option::Option<
@@ -7088,25 +8756,21 @@ pub struct MountPhysicalVolumeParamsPhysicalTargetParams {
     >,
     #[serde(
         rename = "newTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_target_config: ::std::option::Option<PhysicalMountVolumesNewTargetConfig>,
     #[serde(
         rename = "readOnlyMount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub read_only_mount: ::std::option::Option<bool>,
     #[serde(
         rename = "volumeNames",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "mountedVolumeMapping",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mounted_volume_mapping: ::std::option::Option<
@@ -7114,309 +8778,419 @@ pub struct MountPhysicalVolumeParamsPhysicalTargetParams {
     >,
     #[serde(
         rename = "vlanConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MountPhysicalVolumeParamsPhysicalTargetParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MountPhysicalVolumeParamsPhysicalTargetParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mount_to_original_target: object.optional("mountToOriginalTarget")?,
+            original_target_config: object.optional("originalTargetConfig")?,
+            new_target_config: object.optional("newTargetConfig")?,
+            read_only_mount: object.optional("readOnlyMount")?,
+            volume_names: object.optional("volumeNames")?,
+            mounted_volume_mapping: object.optional("mountedVolumeMapping")?,
+            vlan_config: object.optional("vlanConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MountedVolumeMapping {
     #[serde(
         rename = "originalVolume",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_volume: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "mountedVolume",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mounted_volume: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "fileSystemType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_system_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MountedVolumeMapping {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MountedVolumeMapping",
+        )?;
+        ::std::result::Result::Ok(Self {
+            original_volume: object.optional("originalVolume")?,
+            mounted_volume: object.optional("mountedVolume")?,
+            file_system_type: object.optional("fileSystemType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MsGroupItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
     #[serde(
         rename = "mailboxItem",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mailbox_item: ::std::option::Option<Email>,
-    #[serde(
-        rename = "siteItem",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "siteItem", skip_serializing_if = "::std::option::Option::is_none")]
     pub site_item: ::std::option::Option<DocumentLibraryItem>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MsGroupItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "MsGroupItem")?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            mailbox_item: object.optional("mailboxItem")?,
+            site_item: object.optional("siteItem")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlFileProtectionGroupHostParams {
     #[serde(
         rename = "disableSourceSideDeduplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub disable_source_side_deduplication: ::std::option::Option<bool>,
-    #[serde(
-        rename = "hostId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostId", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "hostName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostName", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlFileProtectionGroupHostParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlFileProtectionGroupHostParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            disable_source_side_deduplication: object
+                .optional("disableSourceSideDeduplication")?,
+            host_id: object.optional("hostId")?,
+            host_name: object.optional("hostName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlFileProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sourceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlFileProtectionGroupObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlFileProtectionGroupObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_type: object.optional("sourceType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlFileProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
     #[serde(
         rename = "excludeFilters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "prePostScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "additionalHostParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_host_params: ::std::option::Option<
         ::std::vec::Vec<MssqlFileProtectionGroupHostParams>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlFileProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "performSourceSideDeduplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlFileProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlFileProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_backup_preference_type: object.optional("aagBackupPreferenceType")?,
+            advanced_settings: object.optional("advancedSettings")?,
+            backup_system_dbs: object.optional("backupSystemDbs")?,
+            exclude_filters: object.optional("excludeFilters")?,
+            full_backups_copy_only: object.optional("fullBackupsCopyOnly")?,
+            log_backup_num_streams: object.optional("logBackupNumStreams")?,
+            log_backup_with_clause: object.optional("logBackupWithClause")?,
+            pre_post_script: object.optional("prePostScript")?,
+            use_aag_preferences_from_server: object
+                .optional("useAagPreferencesFromServer")?,
+            user_db_backup_preference_type: object
+                .optional("userDbBackupPreferenceType")?,
+            additional_host_params: object.optional("additionalHostParams")?,
+            objects: object.optional("objects")?,
+            perform_source_side_deduplication: object
+                .optional("performSourceSideDeduplication")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlNativeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sourceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlNativeProtectionGroupObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlNativeProtectionGroupObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_type: object.optional("sourceType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlNativeProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
     #[serde(
         rename = "excludeFilters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "prePostScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "numStreams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_streams: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlNativeProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "withClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub with_clause: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlNativeProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlNativeProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_backup_preference_type: object.optional("aagBackupPreferenceType")?,
+            advanced_settings: object.optional("advancedSettings")?,
+            backup_system_dbs: object.optional("backupSystemDbs")?,
+            exclude_filters: object.optional("excludeFilters")?,
+            full_backups_copy_only: object.optional("fullBackupsCopyOnly")?,
+            log_backup_num_streams: object.optional("logBackupNumStreams")?,
+            log_backup_with_clause: object.optional("logBackupWithClause")?,
+            pre_post_script: object.optional("prePostScript")?,
+            use_aag_preferences_from_server: object
+                .optional("useAagPreferencesFromServer")?,
+            user_db_backup_preference_type: object
+                .optional("userDbBackupPreferenceType")?,
+            num_streams: object.optional("numStreams")?,
+            objects: object.optional("objects")?,
+            with_clause: object.optional("withClause")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct MssqlProtectionGroupParams {
     #[serde(
         rename = "fileProtectionTypeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_protection_type_params: ::std::option::Option<
@@ -7424,7 +9198,6 @@ pub struct MssqlProtectionGroupParams {
     >,
     #[serde(
         rename = "nativeProtectionTypeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_protection_type_params: ::std::option::Option<
@@ -7434,118 +9207,146 @@ pub struct MssqlProtectionGroupParams {
     pub protection_type: ::std::string::String,
     #[serde(
         rename = "volumeProtectionTypeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_protection_type_params: ::std::option::Option<
         MssqlVolumeProtectionGroupParams,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            file_protection_type_params: object.optional("fileProtectionTypeParams")?,
+            native_protection_type_params: object
+                .optional("nativeProtectionTypeParams")?,
+            protection_type: object.required("protectionType")?,
+            volume_protection_type_params: object.optional("volumeProtectionTypeParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlVolumeProtectionGroupHostParams {
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
-    #[serde(
-        rename = "hostId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostId", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "hostName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostName", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "volumeGuids",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_guids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlVolumeProtectionGroupHostParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlVolumeProtectionGroupHostParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_system_backup: object.optional("enableSystemBackup")?,
+            host_id: object.optional("hostId")?,
+            host_name: object.optional("hostName")?,
+            volume_guids: object.optional("volumeGuids")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlVolumeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sourceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlVolumeProtectionGroupObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlVolumeProtectionGroupObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_type: object.optional("sourceType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MssqlVolumeProtectionGroupParams {
     #[serde(
         rename = "aagBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aag_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_settings: ::std::option::Option<AdvancedSettings>,
     #[serde(
         rename = "backupSystemDbs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_system_dbs: ::std::option::Option<bool>,
     #[serde(
         rename = "excludeFilters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exclude_filters: ::std::option::Option<::std::vec::Vec<Filter>>,
     #[serde(
         rename = "fullBackupsCopyOnly",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups_copy_only: ::std::option::Option<bool>,
     #[serde(
         rename = "logBackupNumStreams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_num_streams: ::std::option::Option<i64>,
     #[serde(
         rename = "logBackupWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_backup_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "prePostScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "useAagPreferencesFromServer",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_aag_preferences_from_server: ::std::option::Option<bool>,
     #[serde(
         rename = "userDbBackupPreferenceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_db_backup_preference_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "additionalHostParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_host_params: ::std::option::Option<
@@ -7553,47 +9354,87 @@ pub struct MssqlVolumeProtectionGroupParams {
     >,
     #[serde(
         rename = "backupDbVolumesOnly",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_db_volumes_only: ::std::option::Option<bool>,
     #[serde(
         rename = "incrementalBackupAfterRestart",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub incremental_backup_after_restart: ::std::option::Option<bool>,
     #[serde(
         rename = "indexingPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<MssqlVolumeProtectionGroupObjectParams>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MssqlVolumeProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MssqlVolumeProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_backup_preference_type: object.optional("aagBackupPreferenceType")?,
+            advanced_settings: object.optional("advancedSettings")?,
+            backup_system_dbs: object.optional("backupSystemDbs")?,
+            exclude_filters: object.optional("excludeFilters")?,
+            full_backups_copy_only: object.optional("fullBackupsCopyOnly")?,
+            log_backup_num_streams: object.optional("logBackupNumStreams")?,
+            log_backup_with_clause: object.optional("logBackupWithClause")?,
+            pre_post_script: object.optional("prePostScript")?,
+            use_aag_preferences_from_server: object
+                .optional("useAagPreferencesFromServer")?,
+            user_db_backup_preference_type: object
+                .optional("userDbBackupPreferenceType")?,
+            additional_host_params: object.optional("additionalHostParams")?,
+            backup_db_volumes_only: object.optional("backupDbVolumesOnly")?,
+            incremental_backup_after_restart: object
+                .optional("incrementalBackupAfterRestart")?,
+            indexing_policy: object.optional("indexingPolicy")?,
+            objects: object.optional("objects")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct MultiStageRestoreOptions {
     #[serde(
         rename = "enableAutoSync",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_auto_sync: ::std::option::Option<bool>,
     #[serde(
         rename = "enableMultiStageRestore",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_multi_stage_restore: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for MultiStageRestoreOptions {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "MultiStageRestoreOptions",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_auto_sync: object.optional("enableAutoSync")?,
+            enable_multi_stage_restore: object.optional("enableMultiStageRestore")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct NetappObjectParams {
     #[serde(
         rename = "supportedNasMountProtocols",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub supported_nas_mount_protocols: ::std::option::Option<
@@ -7601,365 +9442,430 @@ pub struct NetappObjectParams {
     >,
     #[serde(
         rename = "volumeExtendedStyle",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_extended_style: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "volumeType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for NetappObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "NetappObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            supported_nas_mount_protocols: object
+                .optional("supportedNasMountProtocols")?,
+            volume_extended_style: object.optional("volumeExtendedStyle")?,
+            volume_type: object.optional("volumeType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Object {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Object {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Object")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+            protection_stats: object.optional("protectionStats")?,
+            permissions: object.optional("permissions")?,
+            mssql_params: object.optional("mssqlParams")?,
+            physical_params: object.optional("physicalParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectArchivalSnapshotInfo {
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "archivalTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "usageType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub usage_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "ownershipContext",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tierSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectArchivalSnapshotInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectArchivalSnapshotInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_id: object.optional("targetId")?,
+            archival_task_id: object.optional("archivalTaskId")?,
+            target_name: object.optional("targetName")?,
+            target_type: object.optional("targetType")?,
+            usage_type: object.optional("usageType")?,
+            ownership_context: object.optional("ownershipContext")?,
+            tier_settings: object.optional("tierSettings")?,
+            snapshot_id: object.optional("snapshotId")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectBackupConfiguration {
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastBackupRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_backup_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastArchivalRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_archival_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastReplicationRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_replication_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastRunSlaViolated",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_sla_violated: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectBackupConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectBackupConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            policy_name: object.optional("policyName")?,
+            policy_id: object.optional("policyId")?,
+            last_backup_run_status: object.optional("lastBackupRunStatus")?,
+            last_archival_run_status: object.optional("lastArchivalRunStatus")?,
+            last_replication_run_status: object.optional("lastReplicationRunStatus")?,
+            last_run_sla_violated: object.optional("lastRunSlaViolated")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectLocalSnapshotInfo {
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectLocalSnapshotInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectLocalSnapshotInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            snapshot_id: object.optional("snapshotId")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectMssqlParams {
-    #[serde(
-        rename = "aagInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "aagInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(
-        rename = "hostInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_info: ::std::option::Option<HostInformation>,
     #[serde(
         rename = "isEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectMssqlParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectMssqlParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_info: object.optional("aagInfo")?,
+            host_info: object.optional("hostInfo")?,
+            is_encrypted: object.optional("isEncrypted")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectPhysicalParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectPhysicalParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_system_backup: object.optional("enableSystemBackup")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectProtectionGroupSummary {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionEnvType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_env_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastBackupRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_backup_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastArchivalRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_archival_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastReplicationRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_replication_run_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "lastRunSlaViolated",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_sla_violated: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectProtectionGroupSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectProtectionGroupSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            id: object.optional("id")?,
+            protection_env_type: object.optional("protectionEnvType")?,
+            policy_name: object.optional("policyName")?,
+            policy_id: object.optional("policyId")?,
+            last_backup_run_status: object.optional("lastBackupRunStatus")?,
+            last_archival_run_status: object.optional("lastArchivalRunStatus")?,
+            last_replication_run_status: object.optional("lastReplicationRunStatus")?,
+            last_run_sla_violated: object.optional("lastRunSlaViolated")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectProtectionInfo {
-    #[serde(
-        rename = "objectId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "objectId", skip_serializing_if = "::std::option::Option::is_none")]
     pub object_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "viewId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "viewId", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "regionId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "regionId", skip_serializing_if = "::std::option::Option::is_none")]
     pub region_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
     #[serde(
         rename = "tenantIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tenant_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "protectionGroups",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_groups: ::std::option::Option<
@@ -7967,7 +9873,6 @@ pub struct ObjectProtectionInfo {
     >,
     #[serde(
         rename = "objectBackupConfiguration",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_backup_configuration: ::std::option::Option<
@@ -7975,303 +9880,349 @@ pub struct ObjectProtectionInfo {
     >,
     #[serde(
         rename = "lastRunStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_run_status: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectProtectionInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectProtectionInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            object_id: object.optional("objectId")?,
+            source_id: object.optional("sourceId")?,
+            view_id: object.optional("viewId")?,
+            region_id: object.optional("regionId")?,
+            cluster_id: object.optional("clusterId")?,
+            cluster_incarnation_id: object.optional("clusterIncarnationId")?,
+            tenant_ids: object.optional("tenantIds")?,
+            is_deleted: object.optional("isDeleted")?,
+            protection_groups: object.optional("protectionGroups")?,
+            object_backup_configuration: object.optional("objectBackupConfiguration")?,
+            last_run_status: object.optional("lastRunStatus")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectProtectionStatsSummary {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectedCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "unprotectedCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unprotected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "deletedProtectedCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub deleted_protected_count: ::std::option::Option<i64>,
     #[serde(
         rename = "protectedSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protected_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "unprotectedSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unprotected_size_bytes: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectProtectionStatsSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectProtectionStatsSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            environment: object.optional("environment")?,
+            protected_count: object.optional("protectedCount")?,
+            unprotected_count: object.optional("unprotectedCount")?,
+            deleted_protected_count: object.optional("deletedProtectedCount")?,
+            protected_size_bytes: object.optional("protectedSizeBytes")?,
+            unprotected_size_bytes: object.optional("unprotectedSizeBytes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectRunResult {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub object: ::std::option::Option<ObjectSummary>,
     #[serde(
         rename = "localSnapshotInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_info: ::std::option::Option<BackupRun>,
     #[serde(
         rename = "originalBackupInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_backup_info: ::std::option::Option<BackupRun>,
     #[serde(
         rename = "replicationInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_info: ::std::option::Option<ReplicationRunSummary>,
     #[serde(
         rename = "archivalInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_info: ::std::option::Option<ArchivalRunSummary>,
     #[serde(
         rename = "cloudSpinInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_info: ::std::option::Option<CloudSpinRunSummary>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectRunResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ObjectRunResult")?;
+        ::std::result::Result::Ok(Self {
+            object: object.optional("object")?,
+            local_snapshot_info: object.optional("localSnapshotInfo")?,
+            original_backup_info: object.optional("originalBackupInfo")?,
+            replication_info: object.optional("replicationInfo")?,
+            archival_info: object.optional("archivalInfo")?,
+            cloud_spin_info: object.optional("cloudSpinInfo")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectSnapshot {
     #[serde(
         rename = "awsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_params: ::std::option::Option<AwsSnapshotParams>,
     #[serde(
         rename = "azureParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_params: ::std::option::Option<AzureSnapshotParams>,
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
     #[serde(
         rename = "elastifileParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub elastifile_params: ::std::option::Option<CommonNasObjectParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "externalTargetInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
     #[serde(
         rename = "flashbladeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub flashblade_params: ::std::option::Option<FlashbladeObjectParams>,
     #[serde(
         rename = "genericNasParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub generic_nas_params: ::std::option::Option<CommonNasObjectParams>,
     #[serde(
         rename = "gpfsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub gpfs_params: ::std::option::Option<CommonNasObjectParams>,
     #[serde(
         rename = "hasDataLock",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub has_data_lock: ::std::option::Option<bool>,
     #[serde(
         rename = "hypervParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hyperv_params: ::std::option::Option<HypervSnapshotParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "indexingStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isilonParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub isilon_params: ::std::option::Option<IsilonObjectParams>,
     #[serde(
         rename = "netappParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub netapp_params: ::std::option::Option<NetappObjectParams>,
-    #[serde(
-        rename = "objectId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "objectId", skip_serializing_if = "::std::option::Option::is_none")]
     pub object_id: ::std::option::Option<i64>,
     #[serde(
         rename = "objectName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
     #[serde(
         rename = "ownershipContext",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ownership_context: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalSnapshotParams>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupRunId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_run_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "regionId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "regionId", skip_serializing_if = "::std::option::Option::is_none")]
     pub region_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runInstanceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_instance_id: ::std::option::Option<i64>,
     #[serde(
         rename = "runStartTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "runType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sfdcParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sfdc_params: ::std::option::Option<SfdcObjectParams>,
     #[serde(
         rename = "snapshotTargetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotTimestampUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_timestamp_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_group_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectSnapshot {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ObjectSnapshot")?;
+        ::std::result::Result::Ok(Self {
+            aws_params: object.optional("awsParams")?,
+            azure_params: object.optional("azureParams")?,
+            cluster_id: object.optional("clusterId")?,
+            cluster_incarnation_id: object.optional("clusterIncarnationId")?,
+            elastifile_params: object.optional("elastifileParams")?,
+            environment: object.optional("environment")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            external_target_info: object.optional("externalTargetInfo")?,
+            flashblade_params: object.optional("flashbladeParams")?,
+            generic_nas_params: object.optional("genericNasParams")?,
+            gpfs_params: object.optional("gpfsParams")?,
+            has_data_lock: object.optional("hasDataLock")?,
+            hyperv_params: object.optional("hypervParams")?,
+            id: object.optional("id")?,
+            indexing_status: object.optional("indexingStatus")?,
+            isilon_params: object.optional("isilonParams")?,
+            netapp_params: object.optional("netappParams")?,
+            object_id: object.optional("objectId")?,
+            object_name: object.optional("objectName")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+            ownership_context: object.optional("ownershipContext")?,
+            physical_params: object.optional("physicalParams")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            protection_group_run_id: object.optional("protectionGroupRunId")?,
+            region_id: object.optional("regionId")?,
+            run_instance_id: object.optional("runInstanceId")?,
+            run_start_time_usecs: object.optional("runStartTimeUsecs")?,
+            run_type: object.optional("runType")?,
+            sfdc_params: object.optional("sfdcParams")?,
+            snapshot_target_type: object.optional("snapshotTargetType")?,
+            snapshot_timestamp_usecs: object.optional("snapshotTimestampUsecs")?,
+            source_group_id: object.optional("sourceGroupId")?,
+            source_id: object.optional("sourceId")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectSnapshotsInfo {
     #[serde(
         rename = "localSnapshotInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_info: ::std::option::Option<ObjectLocalSnapshotInfo>,
     #[serde(
         rename = "archivalSnapshotsInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_snapshots_info: ::std::option::Option<
@@ -8279,295 +10230,462 @@ pub struct ObjectSnapshotsInfo {
     >,
     #[serde(
         rename = "indexingStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runInstanceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_instance_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionRunId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "runType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runType", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionRunStartTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionRunEndTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_run_end_time_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectSnapshotsInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectSnapshotsInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            local_snapshot_info: object.optional("localSnapshotInfo")?,
+            archival_snapshots_info: object.optional("archivalSnapshotsInfo")?,
+            indexing_status: object.optional("indexingStatus")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            run_instance_id: object.optional("runInstanceId")?,
+            source_group_id: object.optional("sourceGroupId")?,
+            protection_run_id: object.optional("protectionRunId")?,
+            run_type: object.optional("runType")?,
+            protection_run_start_time_usecs: object
+                .optional("protectionRunStartTimeUsecs")?,
+            protection_run_end_time_usecs: object.optional("protectionRunEndTimeUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectSummary {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ObjectSummary")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectTypeVCenterParams {
     #[serde(
         rename = "isCloudEnv",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cloud_env: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ObjectTypeVCenterParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectTypeVCenterParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            is_cloud_env: object.optional("isCloudEnv")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectTypeWindowsClusterParams {
     #[serde(
         rename = "clusterSourceType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_source_type: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for ObjectTypeWindowsClusterParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectTypeWindowsClusterParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_source_type: object.optional("clusterSourceType")?,
+        })
+    }
+}
 /// Specifies the Objects search result
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ObjectsSearchResponseBody {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<SearchObject>>,
     /// Pass it as paginationCookie to fetch the next part of the result
     #[serde(
         rename = "paginationCookie",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for ObjectsSearchResponseBody {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ObjectsSearchResponseBody",
+        )?;
+        ::std::result::Result::Ok(Self {
+            objects: object.optional("objects")?,
+            pagination_cookie: object.optional("paginationCookie")?,
+            count: object.optional("count")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type OciArtifactReference = ::serde_json::Map<
     ::std::string::String,
     ::serde_json::Value,
 >;
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OnpremDeployParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for OnpremDeployParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OnpremDeployParams",
+        )?;
+        ::std::result::Result::Ok(Self { id: object.optional("id")? })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OnpremDeployTargetConfiguration {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
     #[serde(
         rename = "logRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub params: ::std::option::Option<OnpremDeployParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for OnpremDeployTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OnpremDeployTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+            copy_on_run_success: object.optional("copyOnRunSuccess")?,
+            config_id: object.optional("configId")?,
+            backup_run_type: object.optional("backupRunType")?,
+            run_timeouts: object.optional("runTimeouts")?,
+            log_retention: object.optional("logRetention")?,
+            params: object.optional("params")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OracleTier {
     #[serde(
         rename = "moveAfterUnit",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after_unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "moveAfter",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub move_after: ::std::option::Option<i64>,
-    #[serde(
-        rename = "tierType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tierType", skip_serializing_if = "::std::option::Option::is_none")]
     pub tier_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for OracleTier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "OracleTier")?;
+        ::std::result::Result::Ok(Self {
+            move_after_unit: object.optional("moveAfterUnit")?,
+            move_after: object.optional("moveAfter")?,
+            tier_type: object.optional("tierType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OracleTiers {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tiers: ::std::option::Option<::std::vec::Vec<OracleTier>>,
 }
+impl<'de> ::serde::Deserialize<'de> for OracleTiers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "OracleTiers")?;
+        ::std::result::Result::Ok(Self {
+            tiers: object.optional("tiers")?,
+        })
+    }
+}
 /// Specifies the connection resource with the properties that can be patched
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PatchDataSourceConnectionRequest {
     /// Specifies the name of the connection
     #[serde(rename = "connectionName")]
     pub connection_name: ::std::string::String,
 }
+impl<'de> ::serde::Deserialize<'de> for PatchDataSourceConnectionRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PatchDataSourceConnectionRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connection_name: object.required("connectionName")?,
+        })
+    }
+}
 /// Specifies the properties of a data-source connector to patch
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PatchDataSourceConnectorRequest {
     /// Specifies the name of the connector. Names of connectors for a tenant or across tenants needn't be unique
     #[serde(
         rename = "connectorName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_name: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for PatchDataSourceConnectorRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PatchDataSourceConnectorRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            connector_name: object.optional("connectorName")?,
+        })
+    }
+}
 /// Specifies the parameters to partially update the registration. IBM's SDK 1.2.5 sends only environment; the document's example for this operation shows the data-source connection patch instead, so further fields are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PatchProtectionSourceRegistrationRequest {
     /// Specifies the environment type of the Protection Source, e.g. kPhysical
     pub environment: ::std::string::String,
 }
+impl<'de> ::serde::Deserialize<'de> for PatchProtectionSourceRegistrationRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PatchProtectionSourceRegistrationRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            environment: object.required("environment")?,
+        })
+    }
+}
 /// Specifies the request parameters for Pause action on Protection runs
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PauseProtectionRunActionParams {
     /// Specifies a unique Protection Group Run id
     #[serde(rename = "runId")]
     pub run_id: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PauseProtectionRunActionParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PauseProtectionRunActionParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.required("runId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PauseProtectionRunActionResponseParams {
-    #[serde(
-        rename = "runId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for PauseProtectionRunActionResponseParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PauseProtectionRunActionResponseParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.optional("runId")?,
+            error: object.optional("error")?,
+        })
+    }
+}
 /// Specifies the parameters to perform an action on a protection run
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PerformActionOnProtectionGroupRunRequest {
     /// Specifies the type of the action which will be performed on protection runs
     pub action: PerformActionOnProtectionGroupRunRequestAction,
     /// Specifies the pause action params for a protection run
     #[serde(
         rename = "pauseParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_params: ::std::option::Option<
@@ -8576,7 +10694,6 @@ pub struct PerformActionOnProtectionGroupRunRequest {
     /// Specifies the resume action params for a protection run
     #[serde(
         rename = "resumeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resume_params: ::std::option::Option<
@@ -8585,12 +10702,28 @@ pub struct PerformActionOnProtectionGroupRunRequest {
     /// Specifies the cancel action params for a protection run
     #[serde(
         rename = "cancelParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancel_params: ::std::option::Option<
         ::std::vec::Vec<CancelProtectionGroupRunRequest>,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for PerformActionOnProtectionGroupRunRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PerformActionOnProtectionGroupRunRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("action")?,
+            pause_params: object.optional("pauseParams")?,
+            resume_params: object.optional("resumeParams")?,
+            cancel_params: object.optional("cancelParams")?,
+        })
+    }
 }
 /// Specifies the type of the action which will be performed on protection runs
 ///
@@ -8656,14 +10789,13 @@ impl<'de> ::serde::Deserialize<'de> for PerformActionOnProtectionGroupRunRequest
     }
 }
 /// Specifies the response of the performed run action
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PerformRunActionResponse {
     /// The action that was performed
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub action: ::std::option::Option<PerformRunActionResponseAction>,
     #[serde(
         rename = "pauseParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_params: ::std::option::Option<
@@ -8671,7 +10803,6 @@ pub struct PerformRunActionResponse {
     >,
     #[serde(
         rename = "resumeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub resume_params: ::std::option::Option<
@@ -8679,12 +10810,28 @@ pub struct PerformRunActionResponse {
     >,
     #[serde(
         rename = "cancelParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancel_params: ::std::option::Option<
         ::std::vec::Vec<CancelProtectionGroupRunResponseParams>,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for PerformRunActionResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PerformRunActionResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.optional("action")?,
+            pause_params: object.optional("pauseParams")?,
+            resume_params: object.optional("resumeParams")?,
+            cancel_params: object.optional("cancelParams")?,
+        })
+    }
 }
 /// The action that was performed
 ///
@@ -8749,71 +10896,90 @@ impl<'de> ::serde::Deserialize<'de> for PerformRunActionResponseAction {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PermissionInfo {
-    #[serde(
-        rename = "objectId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "objectId", skip_serializing_if = "::std::option::Option::is_none")]
     pub object_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub users: ::std::option::Option<::std::vec::Vec<UserInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub groups: ::std::option::Option<::std::vec::Vec<GroupInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tenant: ::std::option::Option<Tenant>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PermissionInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "PermissionInfo")?;
+        ::std::result::Result::Ok(Self {
+            object_id: object.optional("objectId")?,
+            users: object.optional("users")?,
+            groups: object.optional("groups")?,
+            tenant: object.optional("tenant")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalFileBackupPathParams {
     #[serde(
         rename = "includedPath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub included_path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "excludedPaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "skipNestedVolumes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub skip_nested_volumes: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalFileBackupPathParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalFileBackupPathParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            included_path: object.optional("includedPath")?,
+            excluded_paths: object.optional("excludedPaths")?,
+            skip_nested_volumes: object.optional("skipNestedVolumes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalFileProtectionGroupObjectParams {
     #[serde(
         rename = "excludedVssWriters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "filePaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_paths: ::std::option::Option<::std::vec::Vec<PhysicalFileBackupPathParams>>,
     #[serde(
         rename = "usesPathLevelSkipNestedVolumeSetting",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uses_path_level_skip_nested_volume_setting: ::std::option::Option<bool>,
     #[serde(
         rename = "nestedVolumeTypesToSkip",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub nested_volume_types_to_skip: ::std::option::Option<
@@ -8821,84 +10987,94 @@ pub struct PhysicalFileProtectionGroupObjectParams {
     >,
     #[serde(
         rename = "followNasSymlinkTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub follow_nas_symlink_target: ::std::option::Option<bool>,
     #[serde(
         rename = "metadataFilePath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub metadata_file_path: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalFileProtectionGroupObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalFileProtectionGroupObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            excluded_vss_writers: object.optional("excludedVssWriters")?,
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            file_paths: object.optional("filePaths")?,
+            uses_path_level_skip_nested_volume_setting: object
+                .optional("usesPathLevelSkipNestedVolumeSetting")?,
+            nested_volume_types_to_skip: object.optional("nestedVolumeTypesToSkip")?,
+            follow_nas_symlink_target: object.optional("followNasSymlinkTarget")?,
+            metadata_file_path: object.optional("metadataFilePath")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalFileProtectionGroupParams {
     #[serde(
         rename = "excludedVssWriters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<PhysicalFileProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "indexingPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
     #[serde(
         rename = "performSourceSideDeduplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
     #[serde(
         rename = "performBrickBasedDeduplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_brick_based_deduplication: ::std::option::Option<bool>,
     #[serde(
         rename = "taskTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub task_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quiesce: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnQuiesceFailure",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_quiesce_failure: ::std::option::Option<bool>,
     #[serde(
         rename = "cobmrBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cobmr_backup: ::std::option::Option<bool>,
     #[serde(
         rename = "prePostScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "dedupExclusionSourceIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub dedup_exclusion_source_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     #[serde(
         rename = "globalExcludePaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub global_exclude_paths: ::std::option::Option<
@@ -8906,65 +11082,133 @@ pub struct PhysicalFileProtectionGroupParams {
     >,
     #[serde(
         rename = "globalExcludeFS",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub global_exclude_fs: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "ignorableErrors",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ignorable_errors: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "allowParallelRuns",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub allow_parallel_runs: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalFileProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalFileProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            excluded_vss_writers: object.optional("excludedVssWriters")?,
+            objects: object.optional("objects")?,
+            indexing_policy: object.optional("indexingPolicy")?,
+            perform_source_side_deduplication: object
+                .optional("performSourceSideDeduplication")?,
+            perform_brick_based_deduplication: object
+                .optional("performBrickBasedDeduplication")?,
+            task_timeouts: object.optional("taskTimeouts")?,
+            quiesce: object.optional("quiesce")?,
+            continue_on_quiesce_failure: object.optional("continueOnQuiesceFailure")?,
+            cobmr_backup: object.optional("cobmrBackup")?,
+            pre_post_script: object.optional("prePostScript")?,
+            dedup_exclusion_source_ids: object.optional("dedupExclusionSourceIds")?,
+            global_exclude_paths: object.optional("globalExcludePaths")?,
+            global_exclude_fs: object.optional("globalExcludeFS")?,
+            ignorable_errors: object.optional("ignorableErrors")?,
+            allow_parallel_runs: object.optional("allowParallelRuns")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalMountVolumesNewTargetConfig {
     #[serde(
         rename = "mountTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_target: ::std::option::Option<RecoverTarget>,
     #[serde(
         rename = "serverCredentials",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub server_credentials: ::std::option::Option<
         PhysicalMountVolumesOriginalTargetConfigServerCredentials,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalMountVolumesNewTargetConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalMountVolumesNewTargetConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mount_target: object.optional("mountTarget")?,
+            server_credentials: object.optional("serverCredentials")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalMountVolumesOriginalTargetConfig {
     #[serde(
         rename = "serverCredentials",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub server_credentials: ::std::option::Option<
         PhysicalMountVolumesOriginalTargetConfigServerCredentials,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalMountVolumesOriginalTargetConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalMountVolumesOriginalTargetConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            server_credentials: object.optional("serverCredentials")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalMountVolumesOriginalTargetConfigServerCredentials {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub username: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub password: ::std::option::Option<::codegen_runtime::Secret>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de>
+for PhysicalMountVolumesOriginalTargetConfigServerCredentials {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalMountVolumesOriginalTargetConfigServerCredentials",
+        )?;
+        ::std::result::Result::Ok(Self {
+            username: object.optional("username")?,
+            password: object.optional("password")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PhysicalProtectionGroupParams {
     #[serde(rename = "protectionType")]
     pub protection_type: ::std::string::String,
     #[serde(
         rename = "volumeProtectionTypeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_protection_type_params: ::std::option::Option<
@@ -8972,57 +11216,97 @@ pub struct PhysicalProtectionGroupParams {
     >,
     #[serde(
         rename = "fileProtectionTypeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_protection_type_params: ::std::option::Option<
         PhysicalFileProtectionGroupParams,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_type: object.required("protectionType")?,
+            volume_protection_type_params: object
+                .optional("volumeProtectionTypeParams")?,
+            file_protection_type_params: object.optional("fileProtectionTypeParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalSnapshotParams {
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalSnapshotParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalSnapshotParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_system_backup: object.optional("enableSystemBackup")?,
+            protection_type: object.optional("protectionType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PhysicalSourceRegistrationParams {
     pub endpoint: ::std::string::String,
     #[serde(
         rename = "forceRegister",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub force_register: ::std::option::Option<bool>,
-    #[serde(
-        rename = "hostType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostType", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub applications: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalSourceRegistrationParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalSourceRegistrationParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            endpoint: object.required("endpoint")?,
+            force_register: object.optional("forceRegister")?,
+            host_type: object.optional("hostType")?,
+            physical_type: object.optional("physicalType")?,
+            applications: object.optional("applications")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalTargetParamsForRecoverFileAndFolder {
     #[serde(
         rename = "recoverTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_target: ::std::option::Option<
@@ -9030,165 +11314,218 @@ pub struct PhysicalTargetParamsForRecoverFileAndFolder {
     >,
     #[serde(
         rename = "restoreToOriginalPaths",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_to_original_paths: ::std::option::Option<bool>,
     #[serde(
         rename = "overwriteExisting",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwrite_existing: ::std::option::Option<bool>,
     #[serde(
         rename = "alternateRestoreDirectory",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub alternate_restore_directory: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "preserveAttributes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub preserve_attributes: ::std::option::Option<bool>,
     #[serde(
         rename = "preserveTimestamps",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub preserve_timestamps: ::std::option::Option<bool>,
     #[serde(
         rename = "preserveAcls",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub preserve_acls: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnError",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_error: ::std::option::Option<bool>,
     #[serde(
         rename = "saveSuccessFiles",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub save_success_files: ::std::option::Option<bool>,
     #[serde(
         rename = "vlanConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
     #[serde(
         rename = "restoreEntityType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_entity_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalTargetParamsForRecoverFileAndFolder {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalTargetParamsForRecoverFileAndFolder",
+        )?;
+        ::std::result::Result::Ok(Self {
+            recover_target: object.optional("recoverTarget")?,
+            restore_to_original_paths: object.optional("restoreToOriginalPaths")?,
+            overwrite_existing: object.optional("overwriteExisting")?,
+            alternate_restore_directory: object.optional("alternateRestoreDirectory")?,
+            preserve_attributes: object.optional("preserveAttributes")?,
+            preserve_timestamps: object.optional("preserveTimestamps")?,
+            preserve_acls: object.optional("preserveAcls")?,
+            continue_on_error: object.optional("continueOnError")?,
+            save_success_files: object.optional("saveSuccessFiles")?,
+            vlan_config: object.optional("vlanConfig")?,
+            restore_entity_type: object.optional("restoreEntityType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalTargetParamsForRecoverFileAndFolderRecoverTarget {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "parentSourceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de>
+for PhysicalTargetParamsForRecoverFileAndFolderRecoverTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalTargetParamsForRecoverFileAndFolderRecoverTarget",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            parent_source_id: object.optional("parentSourceId")?,
+            parent_source_name: object.optional("parentSourceName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalTargetParamsForRecoverVolumeMountTarget {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalTargetParamsForRecoverVolumeMountTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalTargetParamsForRecoverVolumeMountTarget",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalVolumeProtectionGroupObjectParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "volumeGuids",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_guids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
     #[serde(
         rename = "excludedVssWriters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalVolumeProtectionGroupObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalVolumeProtectionGroupObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            volume_guids: object.optional("volumeGuids")?,
+            enable_system_backup: object.optional("enableSystemBackup")?,
+            excluded_vss_writers: object.optional("excludedVssWriters")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PhysicalVolumeProtectionGroupParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<PhysicalVolumeProtectionGroupObjectParams>,
     >,
     #[serde(
         rename = "indexingPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_policy: ::std::option::Option<IndexingPolicy>,
     #[serde(
         rename = "performSourceSideDeduplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub perform_source_side_deduplication: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quiesce: ::std::option::Option<bool>,
     #[serde(
         rename = "continueOnQuiesceFailure",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub continue_on_quiesce_failure: ::std::option::Option<bool>,
     #[serde(
         rename = "incrementalBackupAfterRestart",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub incremental_backup_after_restart: ::std::option::Option<bool>,
     #[serde(
         rename = "prePostScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_post_script: ::std::option::Option<PrePostScriptParams>,
     #[serde(
         rename = "dedupExclusionSourceIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub dedup_exclusion_source_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     #[serde(
         rename = "excludedVssWriters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub excluded_vss_writers: ::std::option::Option<
@@ -9196,371 +11533,524 @@ pub struct PhysicalVolumeProtectionGroupParams {
     >,
     #[serde(
         rename = "cobmrBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cobmr_backup: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PhysicalVolumeProtectionGroupParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PhysicalVolumeProtectionGroupParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            objects: object.optional("objects")?,
+            indexing_policy: object.optional("indexingPolicy")?,
+            perform_source_side_deduplication: object
+                .optional("performSourceSideDeduplication")?,
+            quiesce: object.optional("quiesce")?,
+            continue_on_quiesce_failure: object.optional("continueOnQuiesceFailure")?,
+            incremental_backup_after_restart: object
+                .optional("incrementalBackupAfterRestart")?,
+            pre_post_script: object.optional("prePostScript")?,
+            dedup_exclusion_source_ids: object.optional("dedupExclusionSourceIds")?,
+            excluded_vss_writers: object.optional("excludedVssWriters")?,
+            cobmr_backup: object.optional("cobmrBackup")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PrePostScriptParams {
     #[serde(
         rename = "preScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pre_script: ::std::option::Option<CommonPreBackupScriptParams>,
     #[serde(
         rename = "postScript",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub post_script: ::std::option::Option<CommonPostBackupScriptParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PrePostScriptParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PrePostScriptParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            pre_script: object.optional("preScript")?,
+            post_script: object.optional("postScript")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PrimaryArchivalTarget {
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tierSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tier_settings: ::std::option::Option<ArchivalTargetTierInfo>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PrimaryArchivalTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PrimaryArchivalTarget",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_id: object.optional("targetId")?,
+            target_name: object.optional("targetName")?,
+            tier_settings: object.optional("tierSettings")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PrimaryBackupTarget {
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetSettings",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_settings: ::std::option::Option<PrimaryArchivalTarget>,
     #[serde(
         rename = "useDefaultBackupTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_default_backup_target: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PrimaryBackupTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PrimaryBackupTarget",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_type: object.optional("targetType")?,
+            archival_target_settings: object.optional("archivalTargetSettings")?,
+            use_default_backup_target: object.optional("useDefaultBackupTarget")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<ProtectedObjectMssqlParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<ProtectedObjectPhysicalParams>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<ProtectedObjectSourceInfo>,
     #[serde(
         rename = "latestSnapshotsInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub latest_snapshots_info: ::std::option::Option<
         ::std::vec::Vec<ObjectSnapshotsInfo>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ProtectedObject")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+            protection_stats: object.optional("protectionStats")?,
+            permissions: object.optional("permissions")?,
+            mssql_params: object.optional("mssqlParams")?,
+            physical_params: object.optional("physicalParams")?,
+            source_info: object.optional("sourceInfo")?,
+            latest_snapshots_info: object.optional("latestSnapshotsInfo")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObjectMssqlParams {
-    #[serde(
-        rename = "aagInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "aagInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(
-        rename = "hostInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_info: ::std::option::Option<HostInformation>,
     #[serde(
         rename = "isEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectedObjectMssqlParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectedObjectMssqlParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_info: object.optional("aagInfo")?,
+            host_info: object.optional("hostInfo")?,
+            is_encrypted: object.optional("isEncrypted")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectedObjectPhysicalParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectedObjectPhysicalParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_system_backup: object.optional("enableSystemBackup")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectedObjectSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectedObjectSourceInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
 /// Specifies the Protected Objects search result
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObjectsSearchResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<ProtectedObject>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub metadata: ::std::option::Option<ProtectedObjectsSearchResponseMetadata>,
     #[serde(
         rename = "numResults",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_results: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectedObjectsSearchResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectedObjectsSearchResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            objects: object.optional("objects")?,
+            metadata: object.optional("metadata")?,
+            num_results: object.optional("numResults")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectedObjectsSearchResponseMetadata {
     #[serde(
         rename = "uniqueProtectionGroupIdentifiers",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub unique_protection_group_identifiers: ::std::option::Option<
         ::std::vec::Vec<ProtectionGroupIdentifier>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectedObjectsSearchResponseMetadata {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectedObjectsSearchResponseMetadata",
+        )?;
+        ::std::result::Result::Ok(Self {
+            unique_protection_group_identifiers: object
+                .optional("uniqueProtectionGroupIdentifiers")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ProtectionGroupAlertingPolicy {
     #[serde(rename = "backupRunStatus")]
     pub backup_run_status: ::std::vec::Vec<::std::string::String>,
     #[serde(
         rename = "alertTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub alert_targets: ::std::option::Option<::std::vec::Vec<AlertTarget>>,
     #[serde(
         rename = "raiseObjectLevelFailureAlert",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert: ::std::option::Option<bool>,
     #[serde(
         rename = "raiseObjectLevelFailureAlertAfterLastAttempt",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert_after_last_attempt: ::std::option::Option<bool>,
     #[serde(
         rename = "raiseObjectLevelFailureAlertAfterEachAttempt",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub raise_object_level_failure_alert_after_each_attempt: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupAlertingPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupAlertingPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            backup_run_status: object.required("backupRunStatus")?,
+            alert_targets: object.optional("alertTargets")?,
+            raise_object_level_failure_alert: object
+                .optional("raiseObjectLevelFailureAlert")?,
+            raise_object_level_failure_alert_after_last_attempt: object
+                .optional("raiseObjectLevelFailureAlertAfterLastAttempt")?,
+            raise_object_level_failure_alert_after_each_attempt: object
+                .optional("raiseObjectLevelFailureAlertAfterEachAttempt")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectionGroupIdentifier {
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupIdentifier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupIdentifier",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+        })
+    }
+}
 /// Specifies the parameters to create or update a Protection Group
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct ProtectionGroupRequest {
     /// Specifies the name of the Protection Group
     pub name: ::std::string::String,
@@ -9570,93 +12060,110 @@ pub struct ProtectionGroupRequest {
     /// Specifies the environment type of the Protection Group, e.g. kPhysical, kSQL, kKubernetes. Assumption: the value set is not closed here; the document's environment filters allow kPhysical and kSQL while the body also carries kubernetesParams.
     pub environment: ::std::string::String,
     /// Specifies the priority of the Protection Group. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub priority: ::std::option::Option<ProtectionGroupRequestPriority>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTime",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time: ::std::option::Option<TimeOfDay>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     /// Specifies the last time this protection group was updated. If this is passed into a PUT request, then the backend will validate that the timestamp passed in matches the time that the protection group was actually last modified. If the two timestamps do not match, then the request will be rejected with a stale error.
     #[serde(
         rename = "lastModifiedTimestampUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "alertPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub alert_policy: ::std::option::Option<ProtectionGroupAlertingPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sla: ::std::option::Option<::std::vec::Vec<SlaRule>>,
     /// Specifies whether the Protection Group will be written to HDD or SSD. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
     #[serde(
         rename = "qosPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub qos_policy: ::std::option::Option<ProtectionGroupRequestQosPolicy>,
     #[serde(
         rename = "abortInBlackouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub abort_in_blackouts: ::std::option::Option<bool>,
     #[serde(
         rename = "pauseInBlackouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_in_blackouts: ::std::option::Option<bool>,
-    #[serde(
-        rename = "isPaused",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isPaused", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_paused: ::std::option::Option<bool>,
     #[serde(
         rename = "advancedConfigs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalProtectionGroupParams>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<MssqlProtectionGroupParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesProtectionGroupParams>,
     /// Specifies the Storage Domain to which the backup data is written. Assumption: the document's examples set StorageDomainID but IBM's SDK 1.2.5 lists no such body field; it is declared as an optional integer.
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            policy_id: object.required("policyId")?,
+            environment: object.required("environment")?,
+            priority: object.optional("priority")?,
+            description: object.optional("description")?,
+            start_time: object.optional("startTime")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            last_modified_timestamp_usecs: object
+                .optional("lastModifiedTimestampUsecs")?,
+            alert_policy: object.optional("alertPolicy")?,
+            sla: object.optional("sla")?,
+            qos_policy: object.optional("qosPolicy")?,
+            abort_in_blackouts: object.optional("abortInBlackouts")?,
+            pause_in_blackouts: object.optional("pauseInBlackouts")?,
+            is_paused: object.optional("isPaused")?,
+            advanced_configs: object.optional("advancedConfigs")?,
+            physical_params: object.optional("physicalParams")?,
+            mssql_params: object.optional("mssqlParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+        })
+    }
 }
 /// Specifies the priority of the Protection Group. Assumption: the document lists no values; these are the constants of IBM's Go SDK.
 ///
@@ -9789,314 +12296,377 @@ impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRequestQosPolicy {
     }
 }
 /// Specifies the parameters which are common between all Protection Group responses
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct ProtectionGroupResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "regionId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "regionId", skip_serializing_if = "::std::option::Option::is_none")]
     pub region_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub priority: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTime",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time: ::std::option::Option<TimeOfDay>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "lastModifiedTimestampUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "alertPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub alert_policy: ::std::option::Option<ProtectionGroupAlertingPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sla: ::std::option::Option<::std::vec::Vec<SlaRule>>,
     #[serde(
         rename = "qosPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub qos_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "abortInBlackouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub abort_in_blackouts: ::std::option::Option<bool>,
     #[serde(
         rename = "pauseInBlackouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pause_in_blackouts: ::std::option::Option<bool>,
-    #[serde(
-        rename = "isActive",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isActive", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_active: ::std::option::Option<bool>,
     #[serde(
         rename = "isDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_deleted: ::std::option::Option<bool>,
-    #[serde(
-        rename = "isPaused",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isPaused", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_paused: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "lastRun",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "lastRun", skip_serializing_if = "::std::option::Option::is_none")]
     pub last_run: ::std::option::Option<ProtectionGroupRun>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
     #[serde(
         rename = "isProtectOnce",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_protect_once: ::std::option::Option<bool>,
     #[serde(
         rename = "missingEntities",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub missing_entities: ::std::option::Option<::std::vec::Vec<MissingEntityParams>>,
     #[serde(
         rename = "invalidEntities",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub invalid_entities: ::std::option::Option<::std::vec::Vec<MissingEntityParams>>,
     #[serde(
         rename = "numProtectedObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protected_objects: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalProtectionGroupParams>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<MssqlProtectionGroupParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesProtectionGroupParams>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            cluster_id: object.optional("clusterId")?,
+            region_id: object.optional("regionId")?,
+            policy_id: object.optional("policyId")?,
+            priority: object.optional("priority")?,
+            description: object.optional("description")?,
+            start_time: object.optional("startTime")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            last_modified_timestamp_usecs: object
+                .optional("lastModifiedTimestampUsecs")?,
+            alert_policy: object.optional("alertPolicy")?,
+            sla: object.optional("sla")?,
+            qos_policy: object.optional("qosPolicy")?,
+            abort_in_blackouts: object.optional("abortInBlackouts")?,
+            pause_in_blackouts: object.optional("pauseInBlackouts")?,
+            is_active: object.optional("isActive")?,
+            is_deleted: object.optional("isDeleted")?,
+            is_paused: object.optional("isPaused")?,
+            environment: object.optional("environment")?,
+            last_run: object.optional("lastRun")?,
+            permissions: object.optional("permissions")?,
+            is_protect_once: object.optional("isProtectOnce")?,
+            missing_entities: object.optional("missingEntities")?,
+            invalid_entities: object.optional("invalidEntities")?,
+            num_protected_objects: object.optional("numProtectedObjects")?,
+            advanced_configs: object.optional("advancedConfigs")?,
+            physical_params: object.optional("physicalParams")?,
+            mssql_params: object.optional("mssqlParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+        })
+    }
+}
 /// A run of a Protection Group. Its id looks like "11:111".
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectionGroupRun {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupInstanceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_instance_id: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isReplicationRun",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_replication_run: ::std::option::Option<bool>,
     #[serde(
         rename = "originClusterIdentifier",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub origin_cluster_identifier: ::std::option::Option<ClusterIdentifier>,
     #[serde(
         rename = "originProtectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub origin_protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isLocalSnapshotsDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_local_snapshots_deleted: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<::std::vec::Vec<ObjectRunResult>>,
     #[serde(
         rename = "localBackupInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_backup_info: ::std::option::Option<BackupRunSummary>,
     #[serde(
         rename = "originalBackupInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_backup_info: ::std::option::Option<BackupRunSummary>,
     #[serde(
         rename = "replicationInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_info: ::std::option::Option<ReplicationRunSummary>,
     #[serde(
         rename = "archivalInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_info: ::std::option::Option<ArchivalRunSummary>,
     #[serde(
         rename = "cloudSpinInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_info: ::std::option::Option<CloudSpinRunSummary>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
     #[serde(
         rename = "isCloudArchivalDirect",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cloud_archival_direct: ::std::option::Option<bool>,
     #[serde(
         rename = "hasLocalSnapshot",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub has_local_snapshot: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "externallyTriggeredBackupTag",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub externally_triggered_backup_tag: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRun {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupRun",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            protection_group_instance_id: object.optional("protectionGroupInstanceId")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            is_replication_run: object.optional("isReplicationRun")?,
+            origin_cluster_identifier: object.optional("originClusterIdentifier")?,
+            origin_protection_group_id: object.optional("originProtectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            is_local_snapshots_deleted: object.optional("isLocalSnapshotsDeleted")?,
+            objects: object.optional("objects")?,
+            local_backup_info: object.optional("localBackupInfo")?,
+            original_backup_info: object.optional("originalBackupInfo")?,
+            replication_info: object.optional("replicationInfo")?,
+            archival_info: object.optional("archivalInfo")?,
+            cloud_spin_info: object.optional("cloudSpinInfo")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+            permissions: object.optional("permissions")?,
+            is_cloud_archival_direct: object.optional("isCloudArchivalDirect")?,
+            has_local_snapshot: object.optional("hasLocalSnapshot")?,
+            environment: object.optional("environment")?,
+            externally_triggered_backup_tag: object
+                .optional("externallyTriggeredBackupTag")?,
+        })
+    }
+}
 /// Protection runs
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectionGroupRunsResponse {
     /// The runs of the Protection Group
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub runs: ::std::option::Option<::std::vec::Vec<ProtectionGroupRun>>,
     /// The total number of runs
     #[serde(
         rename = "totalRuns",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_runs: ::std::option::Option<i64>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupRunsResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupRunsResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            runs: object.optional("runs")?,
+            total_runs: object.optional("totalRuns")?,
+        })
+    }
+}
 /// Protection Group response
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct ProtectionGroupsResponse {
     #[serde(
         rename = "protectionGroups",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_groups: ::std::option::Option<
         ::std::vec::Vec<ProtectionGroupResponse>,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionGroupsResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionGroupsResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            protection_groups: object.optional("protectionGroups")?,
+        })
+    }
+}
 /// Specifies the details about the Protection Policy
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ProtectionPoliciesResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policies: ::std::option::Option<::std::vec::Vec<ProtectionPolicyResponse>>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionPoliciesResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionPoliciesResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            policies: object.optional("policies")?,
+        })
+    }
+}
 /// Request to create or update a Protection Policy
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ProtectionPolicyRequest {
     /// Specifies the name of the Protection Policy
     pub name: ::std::string::String,
     #[serde(rename = "backupPolicy")]
     pub backup_policy: BackupPolicy,
     /// Specifies the description of the Protection Policy
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "blackoutWindow",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub blackout_window: ::std::option::Option<::std::vec::Vec<BlackoutWindow>>,
     #[serde(
         rename = "extendedRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
@@ -10104,13 +12674,11 @@ pub struct ProtectionPolicyRequest {
     >,
     #[serde(
         rename = "remoteTargetPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_policy: ::std::option::Option<TargetsConfiguration>,
     #[serde(
         rename = "cascadedTargetsConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cascaded_targets_config: ::std::option::Option<
@@ -10118,55 +12686,71 @@ pub struct ProtectionPolicyRequest {
     >,
     #[serde(
         rename = "retryOptions",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retry_options: ::std::option::Option<RetryOptions>,
-    #[serde(
-        rename = "dataLock",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dataLock", skip_serializing_if = "::std::option::Option::is_none")]
     pub data_lock: ::std::option::Option<::std::string::String>,
     /// Specifies the version of the Protection Policy
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<i64>,
     #[serde(
         rename = "isCBSEnabled",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cbs_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "lastModificationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "templateId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub template_id: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for ProtectionPolicyRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionPolicyRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            backup_policy: object.required("backupPolicy")?,
+            description: object.optional("description")?,
+            blackout_window: object.optional("blackoutWindow")?,
+            extended_retention: object.optional("extendedRetention")?,
+            remote_target_policy: object.optional("remoteTargetPolicy")?,
+            cascaded_targets_config: object.optional("cascadedTargetsConfig")?,
+            retry_options: object.optional("retryOptions")?,
+            data_lock: object.optional("dataLock")?,
+            version: object.optional("version")?,
+            is_cbs_enabled: object.optional("isCBSEnabled")?,
+            last_modification_time_usecs: object.optional("lastModificationTimeUsecs")?,
+            template_id: object.optional("templateId")?,
+        })
+    }
+}
 /// Specifies the details about the Protection Policy
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ProtectionPolicyResponse {
     pub name: ::std::string::String,
     #[serde(rename = "backupPolicy")]
     pub backup_policy: BackupPolicy,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "blackoutWindow",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub blackout_window: ::std::option::Option<::std::vec::Vec<BlackoutWindow>>,
     #[serde(
         rename = "extendedRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub extended_retention: ::std::option::Option<
@@ -10174,13 +12758,11 @@ pub struct ProtectionPolicyResponse {
     >,
     #[serde(
         rename = "remoteTargetPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_policy: ::std::option::Option<TargetsConfiguration>,
     #[serde(
         rename = "cascadedTargetsConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cascaded_targets_config: ::std::option::Option<
@@ -10188,149 +12770,178 @@ pub struct ProtectionPolicyResponse {
     >,
     #[serde(
         rename = "retryOptions",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retry_options: ::std::option::Option<RetryOptions>,
-    #[serde(
-        rename = "dataLock",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dataLock", skip_serializing_if = "::std::option::Option::is_none")]
     pub data_lock: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<i64>,
     #[serde(
         rename = "isCBSEnabled",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cbs_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "lastModificationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modification_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "templateId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub template_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "isUsable",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "isUsable", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_usable: ::std::option::Option<bool>,
     #[serde(
         rename = "isReplicated",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_replicated: ::std::option::Option<bool>,
     #[serde(
         rename = "numProtectionGroups",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protection_groups: ::std::option::Option<i64>,
     #[serde(
         rename = "numProtectedObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub num_protected_objects: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ProtectionPolicyResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProtectionPolicyResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            backup_policy: object.required("backupPolicy")?,
+            description: object.optional("description")?,
+            blackout_window: object.optional("blackoutWindow")?,
+            extended_retention: object.optional("extendedRetention")?,
+            remote_target_policy: object.optional("remoteTargetPolicy")?,
+            cascaded_targets_config: object.optional("cascadedTargetsConfig")?,
+            retry_options: object.optional("retryOptions")?,
+            data_lock: object.optional("dataLock")?,
+            version: object.optional("version")?,
+            is_cbs_enabled: object.optional("isCBSEnabled")?,
+            last_modification_time_usecs: object.optional("lastModificationTimeUsecs")?,
+            id: object.optional("id")?,
+            template_id: object.optional("templateId")?,
+            is_usable: object.optional("isUsable")?,
+            is_replicated: object.optional("isReplicated")?,
+            num_protection_groups: object.optional("numProtectionGroups")?,
+            num_protected_objects: object.optional("numProtectedObjects")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PublicFolderItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub subject: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "hasAttachments",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub has_attachments: ::std::option::Option<bool>,
     #[serde(
         rename = "itemClass",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub item_class: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "receivedTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub received_time_secs: ::std::option::Option<i64>,
-    #[serde(
-        rename = "itemSize",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "itemSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub item_size: ::std::option::Option<i64>,
     #[serde(
         rename = "parentFolderId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_folder_id: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for PublicFolderItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PublicFolderItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            r#type: object.optional("type")?,
+            id: object.optional("id")?,
+            subject: object.optional("subject")?,
+            has_attachments: object.optional("hasAttachments")?,
+            item_class: object.optional("itemClass")?,
+            received_time_secs: object.optional("receivedTimeSecs")?,
+            item_size: object.optional("itemSize")?,
+            parent_folder_id: object.optional("parentFolderId")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type RecoverKubernetesParamsDownloadFileAndFolderParams = ::serde_json::Map<
@@ -10347,14 +12958,13 @@ pub type RecoverKubernetesParamsRecoverNamespaceParams = ::serde_json::Map<
     ::std::string::String,
     ::serde_json::Value,
 >;
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RecoverPhysicalParams {
     pub objects: ::std::vec::Vec<CommonRecoverObjectSnapshotParams>,
     #[serde(rename = "recoveryAction")]
     pub recovery_action: ::std::string::String,
     #[serde(
         rename = "recoverVolumeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_volume_params: ::std::option::Option<
@@ -10362,7 +12972,6 @@ pub struct RecoverPhysicalParams {
     >,
     #[serde(
         rename = "mountVolumeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_volume_params: ::std::option::Option<
@@ -10370,7 +12979,6 @@ pub struct RecoverPhysicalParams {
     >,
     #[serde(
         rename = "recoverFileAndFolderParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_file_and_folder_params: ::std::option::Option<
@@ -10378,7 +12986,6 @@ pub struct RecoverPhysicalParams {
     >,
     #[serde(
         rename = "downloadFileAndFolderParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_and_folder_params: ::std::option::Option<
@@ -10386,24 +12993,43 @@ pub struct RecoverPhysicalParams {
     >,
     #[serde(
         rename = "systemRecoveryParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub system_recovery_params: ::std::option::Option<
         RecoverPhysicalParamsSystemRecoveryParams,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            objects: object.required("objects")?,
+            recovery_action: object.required("recoveryAction")?,
+            recover_volume_params: object.optional("recoverVolumeParams")?,
+            mount_volume_params: object.optional("mountVolumeParams")?,
+            recover_file_and_folder_params: object
+                .optional("recoverFileAndFolderParams")?,
+            download_file_and_folder_params: object
+                .optional("downloadFileAndFolderParams")?,
+            system_recovery_params: object.optional("systemRecoveryParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalParamsDownloadFileAndFolderParams {
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "filesAndFolders",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub files_and_folders: ::std::option::Option<
@@ -10411,33 +13037,61 @@ pub struct RecoverPhysicalParamsDownloadFileAndFolderParams {
     >,
     #[serde(
         rename = "downloadFilePath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_path: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de>
+for RecoverPhysicalParamsDownloadFileAndFolderParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParamsDownloadFileAndFolderParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            files_and_folders: object.optional("filesAndFolders")?,
+            download_file_path: object.optional("downloadFilePath")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalParamsMountVolumeParams {
     #[serde(
         rename = "targetEnvironment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         MountPhysicalVolumeParamsPhysicalTargetParams,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalParamsMountVolumeParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParamsMountVolumeParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_environment: object.optional("targetEnvironment")?,
+            physical_target_params: object.optional("physicalTargetParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalParamsRecoverFileAndFolderParams {
     #[serde(
         rename = "filesAndFolders",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub files_and_folders: ::std::option::Option<
@@ -10445,50 +13099,89 @@ pub struct RecoverPhysicalParamsRecoverFileAndFolderParams {
     >,
     #[serde(
         rename = "targetEnvironment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         PhysicalTargetParamsForRecoverFileAndFolder,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalParamsRecoverFileAndFolderParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParamsRecoverFileAndFolderParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            files_and_folders: object.optional("filesAndFolders")?,
+            target_environment: object.optional("targetEnvironment")?,
+            physical_target_params: object.optional("physicalTargetParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalParamsRecoverVolumeParams {
     #[serde(
         rename = "targetEnvironment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "physicalTargetParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_target_params: ::std::option::Option<
         RecoverPhysicalVolumeParamsPhysicalTargetParams,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalParamsRecoverVolumeParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParamsRecoverVolumeParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            target_environment: object.optional("targetEnvironment")?,
+            physical_target_params: object.optional("physicalTargetParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalParamsSystemRecoveryParams {
     #[serde(
         rename = "fullNasPath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_nas_path: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalParamsSystemRecoveryParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalParamsSystemRecoveryParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            full_nas_path: object.optional("fullNasPath")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverPhysicalVolumeParamsPhysicalTargetParams {
     #[serde(
         rename = "mountTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mount_target: ::std::option::Option<
@@ -10496,70 +13189,73 @@ pub struct RecoverPhysicalVolumeParamsPhysicalTargetParams {
     >,
     #[serde(
         rename = "volumeMapping",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub volume_mapping: ::std::option::Option<::std::vec::Vec<RecoverVolumeMapping>>,
     #[serde(
         rename = "forceUnmountVolume",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub force_unmount_volume: ::std::option::Option<bool>,
     #[serde(
         rename = "vlanConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverPhysicalVolumeParamsPhysicalTargetParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverPhysicalVolumeParamsPhysicalTargetParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mount_target: object.optional("mountTarget")?,
+            volume_mapping: object.optional("volumeMapping")?,
+            force_unmount_volume: object.optional("forceUnmountVolume")?,
+            vlan_config: object.optional("vlanConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverSqlAppNewSourceConfig {
-    #[serde(
-        rename = "keepCdc",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "keepCdc", skip_serializing_if = "::std::option::Option::is_none")]
     pub keep_cdc: ::std::option::Option<bool>,
     #[serde(
         rename = "multiStageRestoreOptions",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_stage_restore_options: ::std::option::Option<MultiStageRestoreOptions>,
     #[serde(
         rename = "nativeLogRecoveryWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_log_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "nativeRecoveryWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "overwritingPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwriting_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "replayEntireLastLog",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replay_entire_last_log: ::std::option::Option<bool>,
     #[serde(
         rename = "restoreTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "secondaryDataFilesDirList",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub secondary_data_files_dir_list: ::std::option::Option<
@@ -10567,84 +13263,96 @@ pub struct RecoverSqlAppNewSourceConfig {
     >,
     #[serde(
         rename = "withNoRecovery",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub with_no_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "dataFileDirectoryLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_file_directory_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "databaseName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub database_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub host: ::std::option::Option<RecoveryObjectIdentifier>,
     #[serde(
         rename = "instanceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub instance_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logFileDirectoryLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_file_directory_location: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverSqlAppNewSourceConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverSqlAppNewSourceConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            keep_cdc: object.optional("keepCdc")?,
+            multi_stage_restore_options: object.optional("multiStageRestoreOptions")?,
+            native_log_recovery_with_clause: object
+                .optional("nativeLogRecoveryWithClause")?,
+            native_recovery_with_clause: object.optional("nativeRecoveryWithClause")?,
+            overwriting_policy: object.optional("overwritingPolicy")?,
+            replay_entire_last_log: object.optional("replayEntireLastLog")?,
+            restore_time_usecs: object.optional("restoreTimeUsecs")?,
+            secondary_data_files_dir_list: object.optional("secondaryDataFilesDirList")?,
+            with_no_recovery: object.optional("withNoRecovery")?,
+            data_file_directory_location: object.optional("dataFileDirectoryLocation")?,
+            database_name: object.optional("databaseName")?,
+            host: object.optional("host")?,
+            instance_name: object.optional("instanceName")?,
+            log_file_directory_location: object.optional("logFileDirectoryLocation")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverSqlAppOriginalSourceConfig {
-    #[serde(
-        rename = "keepCdc",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "keepCdc", skip_serializing_if = "::std::option::Option::is_none")]
     pub keep_cdc: ::std::option::Option<bool>,
     #[serde(
         rename = "multiStageRestoreOptions",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_stage_restore_options: ::std::option::Option<MultiStageRestoreOptions>,
     #[serde(
         rename = "nativeLogRecoveryWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_log_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "nativeRecoveryWithClause",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub native_recovery_with_clause: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "overwritingPolicy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub overwriting_policy: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "replayEntireLastLog",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replay_entire_last_log: ::std::option::Option<bool>,
     #[serde(
         rename = "restoreTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub restore_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "secondaryDataFilesDirList",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub secondary_data_files_dir_list: ::std::option::Option<
@@ -10652,155 +13360,185 @@ pub struct RecoverSqlAppOriginalSourceConfig {
     >,
     #[serde(
         rename = "withNoRecovery",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub with_no_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "captureTailLogs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub capture_tail_logs: ::std::option::Option<bool>,
     #[serde(
         rename = "dataFileDirectoryLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_file_directory_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logFileDirectoryLocation",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_file_directory_location: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "newDatabaseName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_database_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverSqlAppOriginalSourceConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverSqlAppOriginalSourceConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            keep_cdc: object.optional("keepCdc")?,
+            multi_stage_restore_options: object.optional("multiStageRestoreOptions")?,
+            native_log_recovery_with_clause: object
+                .optional("nativeLogRecoveryWithClause")?,
+            native_recovery_with_clause: object.optional("nativeRecoveryWithClause")?,
+            overwriting_policy: object.optional("overwritingPolicy")?,
+            replay_entire_last_log: object.optional("replayEntireLastLog")?,
+            restore_time_usecs: object.optional("restoreTimeUsecs")?,
+            secondary_data_files_dir_list: object.optional("secondaryDataFilesDirList")?,
+            with_no_recovery: object.optional("withNoRecovery")?,
+            capture_tail_logs: object.optional("captureTailLogs")?,
+            data_file_directory_location: object.optional("dataFileDirectoryLocation")?,
+            log_file_directory_location: object.optional("logFileDirectoryLocation")?,
+            new_database_name: object.optional("newDatabaseName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverSqlAppParams {
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "pointInTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub point_in_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "objectInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_info: ::std::option::Option<CommonRecoverObjectSnapshotParamsObjectInfo>,
     #[serde(
         rename = "snapshotTargetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "archivalTargetInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recoverFromStandby",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_from_standby: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "bytesRestored",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub bytes_restored: ::std::option::Option<i64>,
-    #[serde(
-        rename = "aagInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "aagInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(
-        rename = "hostInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_info: ::std::option::Option<HostInformation>,
     #[serde(
         rename = "isEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_encrypted: ::std::option::Option<bool>,
     #[serde(
         rename = "sqlTargetParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sql_target_params: ::std::option::Option<SqlTargetParamsForRecoverSqlApp>,
     #[serde(
         rename = "targetEnvironment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_environment: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverSqlAppParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverSqlAppParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            snapshot_id: object.optional("snapshotId")?,
+            point_in_time_usecs: object.optional("pointInTimeUsecs")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            snapshot_creation_time_usecs: object.optional("snapshotCreationTimeUsecs")?,
+            object_info: object.optional("objectInfo")?,
+            snapshot_target_type: object.optional("snapshotTargetType")?,
+            archival_target_info: object.optional("archivalTargetInfo")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            recover_from_standby: object.optional("recoverFromStandby")?,
+            status: object.optional("status")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            messages: object.optional("messages")?,
+            bytes_restored: object.optional("bytesRestored")?,
+            aag_info: object.optional("aagInfo")?,
+            host_info: object.optional("hostInfo")?,
+            is_encrypted: object.optional("isEncrypted")?,
+            sql_target_params: object.optional("sqlTargetParams")?,
+            target_environment: object.optional("targetEnvironment")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RecoverSqlParams {
     #[serde(
         rename = "recoverAppParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_app_params: ::std::option::Option<::std::vec::Vec<RecoverSqlAppParams>>,
@@ -10808,134 +13546,176 @@ pub struct RecoverSqlParams {
     pub recovery_action: ::std::string::String,
     #[serde(
         rename = "vlanConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vlan_config: ::std::option::Option<RecoveryVlanConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverSqlParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverSqlParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            recover_app_params: object.optional("recoverAppParams")?,
+            recovery_action: object.required("recoveryAction")?,
+            vlan_config: object.optional("vlanConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverTarget {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "parentSourceId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "parentSourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_source_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoverTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RecoverTarget")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            parent_source_id: object.optional("parentSourceId")?,
+            parent_source_name: object.optional("parentSourceName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoverVolumeMapping {
     #[serde(
         rename = "sourceVolumeGuid",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_volume_guid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "destinationVolumeGuid",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub destination_volume_guid: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for RecoverVolumeMapping {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoverVolumeMapping",
+        )?;
+        ::std::result::Result::Ok(Self {
+            source_volume_guid: object.optional("sourceVolumeGuid")?,
+            destination_volume_guid: object.optional("destinationVolumeGuid")?,
+        })
+    }
+}
 /// Specifies list of Recoveries
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct RecoveriesResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub recoveries: ::std::option::Option<::std::vec::Vec<Recovery>>,
 }
+impl<'de> ::serde::Deserialize<'de> for RecoveriesResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoveriesResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            recoveries: object.optional("recoveries")?,
+        })
+    }
+}
 /// Specifies the common response parameters to create a Recovery
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct Recovery {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     /// Status of the Recovery. Assumption: the document gives no values for this field; the values are the run status list the document allows for the 'status' filter of GetRecoveries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<RecoveryStatus>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "snapshotEnvironment",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "recoveryAction",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recovery_action: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<::std::vec::Vec<Tenant>>,
     #[serde(
         rename = "creationInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_info: ::std::option::Option<CreationInfo>,
     #[serde(
         rename = "canTearDown",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub can_tear_down: ::std::option::Option<bool>,
     #[serde(
         rename = "tearDownStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tear_down_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "tearDownMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tear_down_message: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isParentRecovery",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_parent_recovery: ::std::option::Option<bool>,
     #[serde(
         rename = "parentRecoveryId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_recovery_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "retrieveArchiveTasks",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retrieve_archive_tasks: ::std::option::Option<
@@ -10943,46 +13723,71 @@ pub struct Recovery {
     >,
     #[serde(
         rename = "isMultiStageRestore",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_multi_stage_restore: ::std::option::Option<bool>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<RecoverPhysicalParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<RecoveryKubernetesParams>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<RecoverSqlParams>,
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Recovery {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Recovery")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            status: object.optional("status")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            snapshot_environment: object.optional("snapshotEnvironment")?,
+            recovery_action: object.optional("recoveryAction")?,
+            permissions: object.optional("permissions")?,
+            creation_info: object.optional("creationInfo")?,
+            can_tear_down: object.optional("canTearDown")?,
+            tear_down_status: object.optional("tearDownStatus")?,
+            tear_down_message: object.optional("tearDownMessage")?,
+            messages: object.optional("messages")?,
+            is_parent_recovery: object.optional("isParentRecovery")?,
+            parent_recovery_id: object.optional("parentRecoveryId")?,
+            retrieve_archive_tasks: object.optional("retrieveArchiveTasks")?,
+            is_multi_stage_restore: object.optional("isMultiStageRestore")?,
+            physical_params: object.optional("physicalParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+            mssql_params: object.optional("mssqlParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct RecoveryKubernetesParams {
     #[serde(
         rename = "downloadFileAndFolderParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub download_file_and_folder_params: ::std::option::Option<
         RecoverKubernetesParamsDownloadFileAndFolderParams,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub objects: ::std::option::Option<
         ::std::vec::Vec<CommonRecoverObjectSnapshotParams>,
     >,
     #[serde(
         rename = "recoverFileAndFolderParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_file_and_folder_params: ::std::option::Option<
@@ -10990,7 +13795,6 @@ pub struct RecoveryKubernetesParams {
     >,
     #[serde(
         rename = "recoverNamespaceParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_namespace_params: ::std::option::Option<
@@ -10999,12 +13803,47 @@ pub struct RecoveryKubernetesParams {
     #[serde(rename = "recoveryAction")]
     pub recovery_action: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoveryKubernetesParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoveryKubernetesParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            download_file_and_folder_params: object
+                .optional("downloadFileAndFolderParams")?,
+            objects: object.optional("objects")?,
+            recover_file_and_folder_params: object
+                .optional("recoverFileAndFolderParams")?,
+            recover_namespace_params: object.optional("recoverNamespaceParams")?,
+            recovery_action: object.required("recoveryAction")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoveryObjectIdentifier {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for RecoveryObjectIdentifier {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoveryObjectIdentifier",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+        })
+    }
 }
 /// Status of the Recovery. Assumption: the document gives no values for this field; the values are the run status list the document allows for the 'status' filter of GetRecoveries.
 ///
@@ -11105,589 +13944,821 @@ impl<'de> ::serde::Deserialize<'de> for RecoveryStatus {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoveryTimeRangeInfo {
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RecoveryTimeRangeInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoveryTimeRangeInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RecoveryVlanConfig {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
     #[serde(
         rename = "disableVlan",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub disable_vlan: ::std::option::Option<bool>,
     #[serde(
         rename = "interfaceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub interface_name: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for RecoveryVlanConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RecoveryVlanConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            disable_vlan: object.optional("disableVlan")?,
+            interface_name: object.optional("interfaceName")?,
+        })
+    }
+}
 /// Specifies the parameters to register a Protection Source
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct RegisterProtectionSourceRequest {
     /// Specifies the environment type of the Protection Source, e.g. kPhysical
     pub environment: ::std::string::String,
     /// The user specified name for this source
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies if credentials are encrypted by internal key
     #[serde(
         rename = "isInternalEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_internal_encrypted: ::std::option::Option<bool>,
     /// Specifies the key that user has encrypted the credential with
     #[serde(
         rename = "encryptionKey",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub encryption_key: ::std::option::Option<::codegen_runtime::Secret>,
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "dataSourceConnectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RegisterProtectionSourceRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RegisterProtectionSourceRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            environment: object.required("environment")?,
+            name: object.optional("name")?,
+            is_internal_encrypted: object.optional("isInternalEncrypted")?,
+            encryption_key: object.optional("encryptionKey")?,
+            connection_id: object.optional("connectionId")?,
+            connections: object.optional("connections")?,
+            connector_group_id: object.optional("connectorGroupId")?,
+            advanced_configs: object.optional("advancedConfigs")?,
+            data_source_connection_id: object.optional("dataSourceConnectionId")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+            physical_params: object.optional("physicalParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RegularBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub incremental: ::std::option::Option<IncrementalBackupPolicy>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub full: ::std::option::Option<FullBackupPolicy>,
     #[serde(
         rename = "fullBackups",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub full_backups: ::std::option::Option<::std::vec::Vec<FullScheduleAndRetention>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "primaryBackupTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub primary_backup_target: ::std::option::Option<PrimaryBackupTarget>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RegularBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RegularBackupPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            incremental: object.optional("incremental")?,
+            full: object.optional("full")?,
+            full_backups: object.optional("fullBackups")?,
+            retention: object.optional("retention")?,
+            primary_backup_target: object.optional("primaryBackupTarget")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RemoteTargetConfig {
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RemoteTargetConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RemoteTargetConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_id: object.optional("clusterId")?,
+            cluster_name: object.optional("clusterName")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ReplicationDataStats {
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
     #[serde(
         rename = "logicalBytesTransferred",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_bytes_transferred: ::std::option::Option<i64>,
     #[serde(
         rename = "physicalBytesTransferred",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_bytes_transferred: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ReplicationDataStats {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ReplicationDataStats",
+        )?;
+        ::std::result::Result::Ok(Self {
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            logical_bytes_transferred: object.optional("logicalBytesTransferred")?,
+            physical_bytes_transferred: object.optional("physicalBytesTransferred")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ReplicationRunSummary {
     #[serde(
         rename = "replicationTargetResults",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_target_results: ::std::option::Option<
         ::std::vec::Vec<ReplicationTargetResult>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ReplicationRunSummary {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ReplicationRunSummary",
+        )?;
+        ::std::result::Result::Ok(Self {
+            replication_target_results: object.optional("replicationTargetResults")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ReplicationTargetConfiguration {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
     #[serde(
         rename = "logRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_retention: ::std::option::Option<LogRetention>,
     #[serde(
         rename = "awsTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_target_config: ::std::option::Option<AwsTargetConfig>,
     #[serde(
         rename = "azureTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_target_config: ::std::option::Option<AzureTargetConfig>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "remoteTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub remote_target_config: ::std::option::Option<RemoteTargetConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ReplicationTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ReplicationTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+            copy_on_run_success: object.optional("copyOnRunSuccess")?,
+            config_id: object.optional("configId")?,
+            backup_run_type: object.optional("backupRunType")?,
+            run_timeouts: object.optional("runTimeouts")?,
+            log_retention: object.optional("logRetention")?,
+            aws_target_config: object.optional("awsTargetConfig")?,
+            azure_target_config: object.optional("azureTargetConfig")?,
+            target_type: object.optional("targetType")?,
+            remote_target_config: object.optional("remoteTargetConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ReplicationTargetResult {
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "awsTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub aws_target_config: ::std::option::Option<AwsTargetConfig>,
     #[serde(
         rename = "azureTargetConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub azure_target_config: ::std::option::Option<AzureTargetConfig>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queuedTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queued_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "percentageCompleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub percentage_completed: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<ReplicationDataStats>,
     #[serde(
         rename = "isManuallyDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "replicationTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "entriesChanged",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub entries_changed: ::std::option::Option<i64>,
     #[serde(
         rename = "isInBound",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_in_bound: ::std::option::Option<bool>,
     #[serde(
         rename = "dataLockConstraints",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
     #[serde(
         rename = "onLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub on_legal_hold: ::std::option::Option<bool>,
     #[serde(
         rename = "multiObjectReplication",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub multi_object_replication: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ReplicationTargetResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ReplicationTargetResult",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_id: object.optional("clusterId")?,
+            cluster_incarnation_id: object.optional("clusterIncarnationId")?,
+            cluster_name: object.optional("clusterName")?,
+            aws_target_config: object.optional("awsTargetConfig")?,
+            azure_target_config: object.optional("azureTargetConfig")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            queued_time_usecs: object.optional("queuedTimeUsecs")?,
+            status: object.optional("status")?,
+            message: object.optional("message")?,
+            percentage_completed: object.optional("percentageCompleted")?,
+            stats: object.optional("stats")?,
+            is_manually_deleted: object.optional("isManuallyDeleted")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            replication_task_id: object.optional("replicationTaskId")?,
+            entries_changed: object.optional("entriesChanged")?,
+            is_in_bound: object.optional("isInBound")?,
+            data_lock_constraints: object.optional("dataLockConstraints")?,
+            on_legal_hold: object.optional("onLegalHold")?,
+            multi_object_replication: object.optional("multiObjectReplication")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RestoreInfo {
     #[serde(
         rename = "archivalTargetInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_target_info: ::std::option::Option<ArchivalTargetSummaryInfo>,
     #[serde(
         rename = "attemptNumber",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attempt_number: ::std::option::Option<i64>,
     #[serde(
         rename = "cloudDeployTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_deploy_target: ::std::option::Option<CloudDeployTargetDetails>,
     #[serde(
         rename = "cloudReplicationTarget",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_replication_target: ::std::option::Option<CloudDeployTargetDetails>,
     #[serde(
         rename = "objectInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_info: ::std::option::Option<Object>,
     #[serde(
         rename = "parentObjectInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub parent_object_info: ::std::option::Option<Object>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runStartTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotRelativeDirPath",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_relative_dir_path: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "viewName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "viewName", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "vmHadIndependentDisks",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub vm_had_independent_disks: ::std::option::Option<bool>,
 }
+impl<'de> ::serde::Deserialize<'de> for RestoreInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RestoreInfo")?;
+        ::std::result::Result::Ok(Self {
+            archival_target_info: object.optional("archivalTargetInfo")?,
+            attempt_number: object.optional("attemptNumber")?,
+            cloud_deploy_target: object.optional("cloudDeployTarget")?,
+            cloud_replication_target: object.optional("cloudReplicationTarget")?,
+            object_info: object.optional("objectInfo")?,
+            parent_object_info: object.optional("parentObjectInfo")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            run_start_time_usecs: object.optional("runStartTimeUsecs")?,
+            snapshot_relative_dir_path: object.optional("snapshotRelativeDirPath")?,
+            view_name: object.optional("viewName")?,
+            vm_had_independent_disks: object.optional("vmHadIndependentDisks")?,
+        })
+    }
+}
 /// Specifies the request parameters for Resume action on Protection runs. Assumption: shaped like the pause parameters (the document only shows those).
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ResumeProtectionRunActionParams {
     /// Specifies a unique Protection Group Run id
     #[serde(rename = "runId")]
     pub run_id: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ResumeProtectionRunActionParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ResumeProtectionRunActionParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.required("runId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ResumeProtectionRunActionResponseParams {
-    #[serde(
-        rename = "runId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runId", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for ResumeProtectionRunActionResponseParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ResumeProtectionRunActionResponseParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.optional("runId")?,
+            error: object.optional("error")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Retention {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_config: ::std::option::Option<DataLockConfig>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Retention {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Retention")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            duration: object.optional("duration")?,
+            data_lock_config: object.optional("dataLockConfig")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RetrieveArchiveTask {
-    #[serde(
-        rename = "taskUid",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "taskUid", skip_serializing_if = "::std::option::Option::is_none")]
     pub task_uid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "uptierExpiryTimes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uptier_expiry_times: ::std::option::Option<::std::vec::Vec<i64>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RetrieveArchiveTask {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RetrieveArchiveTask",
+        )?;
+        ::std::result::Result::Ok(Self {
+            task_uid: object.optional("taskUid")?,
+            uptier_expiry_times: object.optional("uptierExpiryTimes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RetryOptions {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retries: ::std::option::Option<i64>,
     #[serde(
         rename = "retryIntervalMins",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub retry_interval_mins: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RetryOptions {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RetryOptions")?;
+        ::std::result::Result::Ok(Self {
+            retries: object.optional("retries")?,
+            retry_interval_mins: object.optional("retryIntervalMins")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct RpaasTargetConfiguration {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<TargetSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
     #[serde(
         rename = "copyOnRunSuccess",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub copy_on_run_success: ::std::option::Option<bool>,
-    #[serde(
-        rename = "configId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "configId", skip_serializing_if = "::std::option::Option::is_none")]
     pub config_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runTimeouts",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_timeouts: ::std::option::Option<::std::vec::Vec<CancellationTimeoutParams>>,
     #[serde(
         rename = "logRetention",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub log_retention: ::std::option::Option<LogRetention>,
-    #[serde(
-        rename = "targetId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "targetId", skip_serializing_if = "::std::option::Option::is_none")]
     pub target_id: ::std::option::Option<i64>,
     #[serde(
         rename = "targetName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "targetType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub target_type: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for RpaasTargetConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RpaasTargetConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+            copy_on_run_success: object.optional("copyOnRunSuccess")?,
+            config_id: object.optional("configId")?,
+            backup_run_type: object.optional("backupRunType")?,
+            run_timeouts: object.optional("runTimeouts")?,
+            log_retention: object.optional("logRetention")?,
+            target_id: object.optional("targetId")?,
+            target_name: object.optional("targetName")?,
+            target_type: object.optional("targetType")?,
+        })
+    }
+}
 /// Specifies an object to protect in this run. Assumption: the document shows no fields; id, appIds and physicalParams are assumed after IBM's naming, and further fields are allowed.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct RunObject {
     /// Specifies the id of object
     pub id: i64,
     /// Specifies a list of ids of applications
-    #[serde(
-        rename = "appIds",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "appIds", skip_serializing_if = "::std::option::Option::is_none")]
     pub app_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies physical parameters for this run
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for RunObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RunObject")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            app_ids: object.optional("appIds")?,
+            physical_params: object.optional("physicalParams")?,
+        })
+    }
+}
 /// Specifies the replication and archival targets. Assumption: the document shows no fields; kept open.
 pub type RunTargetsConfiguration = ::serde_json::Map<
     ::std::string::String,
     ::serde_json::Value,
 >;
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Schedule {
     #[serde(
         rename = "periodicTimeWindows",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub periodic_time_windows: ::std::option::Option<::std::vec::Vec<TimeWindow>>,
     #[serde(
         rename = "scheduleType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub schedule_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "timeRanges",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub time_ranges: ::std::option::Option<::std::vec::Vec<TimeRangeUsecs>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub timezone: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for Schedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Schedule")?;
+        ::std::result::Result::Ok(Self {
+            periodic_time_windows: object.optional("periodicTimeWindows")?,
+            schedule_type: object.optional("scheduleType")?,
+            time_ranges: object.optional("timeRanges")?,
+            timezone: object.optional("timezone")?,
+        })
+    }
+}
 /// Specifies the parameters to search for files and folders. Assumption: only searchString appears in the document's example; further fields are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchFileRequestParams {
     /// Specifies the search string to filter the files
     #[serde(
         rename = "searchString",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub search_string: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for SearchFileRequestParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchFileRequestParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            search_string: object.optional("searchString")?,
+        })
+    }
+}
 /// Specifies the parameters to search for indexed objects. Assumption: the document's example shows only objectType and fileParams; the other fields are named by IBM's SDK 1.2.5 and their types are assumed from their names (ids of storage domains and counts are integers, tags and ids of groups are strings).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct SearchIndexedObjectsRequest {
     /// Specifies the object type to be searched for, e.g. Files, Emails (the document's example uses Files)
     #[serde(rename = "objectType")]
@@ -11695,7 +14766,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies a list of Protection Group ids to filter the indexed objects. If specified, the objects indexed by specified Protection Group ids will be returned
     #[serde(
         rename = "protectionGroupIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_ids: ::std::option::Option<
@@ -11704,45 +14774,36 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the Storage Domain ids to filter indexed objects
     #[serde(
         rename = "storageDomainIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// Specifies the id of the tenant for which objects are to be returned
-    #[serde(
-        rename = "tenantId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tenantId", skip_serializing_if = "::std::option::Option::is_none")]
     pub tenant_id: ::std::option::Option<::std::string::String>,
     /// Specifies whether objects of all tenants the user may see are returned
     #[serde(
         rename = "includeTenants",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub include_tenants: ::std::option::Option<bool>,
     /// Specifies a list of tags to filter indexed objects
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies a list of snapshot tags to filter indexed objects
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies tags which must be all present in the document
     #[serde(
         rename = "mustHaveTagIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub must_have_tag_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Specifies list of tags, one or more of which might be present in the document. These are OR'ed together and the resulting criteria AND'ed with the rest of the query
     #[serde(
         rename = "mightHaveTagIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub might_have_tag_ids: ::std::option::Option<
@@ -11751,7 +14812,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies snapshot tags which must be all present in the document
     #[serde(
         rename = "mustHaveSnapshotTagIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub must_have_snapshot_tag_ids: ::std::option::Option<
@@ -11760,7 +14820,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies list of snapshot tags, one or more of which might be present in the document. These are OR'ed together and the resulting criteria AND'ed with the rest of the query
     #[serde(
         rename = "mightHaveSnapshotTagIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub might_have_snapshot_tag_ids: ::std::option::Option<
@@ -11769,24 +14828,21 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the pagination cookie with which subsequent parts of the response can be fetched
     #[serde(
         rename = "paginationCookie",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
     /// Specifies the number of indexed objects to be fetched for the specified pagination cookie
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
     /// Specifies whether we can serve the GET request from the read replica cache. There is a lag of 15 seconds between the read replica and primary data source
     #[serde(
         rename = "useCachedData",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub use_cached_data: ::std::option::Option<bool>,
     /// Specifies the parameters to search cassandra. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "cassandraParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cassandra_params: ::std::option::Option<
@@ -11795,7 +14851,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search couchbase. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "couchbaseParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub couchbase_params: ::std::option::Option<
@@ -11804,7 +14859,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search email. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "emailParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub email_params: ::std::option::Option<
@@ -11813,7 +14867,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search exchange. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "exchangeParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exchange_params: ::std::option::Option<
@@ -11821,14 +14874,12 @@ pub struct SearchIndexedObjectsRequest {
     >,
     #[serde(
         rename = "fileParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub file_params: ::std::option::Option<SearchFileRequestParams>,
     /// Specifies the parameters to search hbase. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "hbaseParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hbase_params: ::std::option::Option<
@@ -11837,7 +14888,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search hdfs. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "hdfsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hdfs_params: ::std::option::Option<
@@ -11846,7 +14896,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search hive. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "hiveParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hive_params: ::std::option::Option<
@@ -11855,7 +14904,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search mongodb. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "mongodbParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mongodb_params: ::std::option::Option<
@@ -11864,7 +14912,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search msGroups. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "msGroupsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ms_groups_params: ::std::option::Option<
@@ -11873,7 +14920,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search msTeams. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "msTeamsParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ms_teams_params: ::std::option::Option<
@@ -11882,7 +14928,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search oneDrive. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "oneDriveParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub one_drive_params: ::std::option::Option<
@@ -11891,7 +14936,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search publicFolder. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "publicFolderParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub public_folder_params: ::std::option::Option<
@@ -11900,7 +14944,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search sfdc. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "sfdcParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sfdc_params: ::std::option::Option<
@@ -11909,7 +14952,6 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search sharepoint. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "sharepointParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_params: ::std::option::Option<
@@ -11918,34 +14960,73 @@ pub struct SearchIndexedObjectsRequest {
     /// Specifies the parameters to search uda. Assumption: the document shows no fields; kept open.
     #[serde(
         rename = "udaParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uda_params: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for SearchIndexedObjectsRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchIndexedObjectsRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            object_type: object.required("objectType")?,
+            protection_group_ids: object.optional("protectionGroupIds")?,
+            storage_domain_ids: object.optional("storageDomainIds")?,
+            tenant_id: object.optional("tenantId")?,
+            include_tenants: object.optional("includeTenants")?,
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            must_have_tag_ids: object.optional("mustHaveTagIds")?,
+            might_have_tag_ids: object.optional("mightHaveTagIds")?,
+            must_have_snapshot_tag_ids: object.optional("mustHaveSnapshotTagIds")?,
+            might_have_snapshot_tag_ids: object.optional("mightHaveSnapshotTagIds")?,
+            pagination_cookie: object.optional("paginationCookie")?,
+            count: object.optional("count")?,
+            use_cached_data: object.optional("useCachedData")?,
+            cassandra_params: object.optional("cassandraParams")?,
+            couchbase_params: object.optional("couchbaseParams")?,
+            email_params: object.optional("emailParams")?,
+            exchange_params: object.optional("exchangeParams")?,
+            file_params: object.optional("fileParams")?,
+            hbase_params: object.optional("hbaseParams")?,
+            hdfs_params: object.optional("hdfsParams")?,
+            hive_params: object.optional("hiveParams")?,
+            mongodb_params: object.optional("mongodbParams")?,
+            ms_groups_params: object.optional("msGroupsParams")?,
+            ms_teams_params: object.optional("msTeamsParams")?,
+            one_drive_params: object.optional("oneDriveParams")?,
+            public_folder_params: object.optional("publicFolderParams")?,
+            sfdc_params: object.optional("sfdcParams")?,
+            sharepoint_params: object.optional("sharepointParams")?,
+            uda_params: object.optional("udaParams")?,
+        })
+    }
+}
 /// Specifies the common search indexed objects response params
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchIndexedObjectsResponse {
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
     /// Pass it as paginationCookie to fetch the next part of the result
     #[serde(
         rename = "paginationCookie",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pagination_cookie: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "cassandraObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cassandra_objects: ::std::option::Option<
@@ -11953,216 +15034,207 @@ pub struct SearchIndexedObjectsResponse {
     >,
     #[serde(
         rename = "couchbaseObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub couchbase_objects: ::std::option::Option<
         ::std::vec::Vec<CouchbaseIndexedObject>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub emails: ::std::option::Option<::std::vec::Vec<Email>>,
     #[serde(
         rename = "exchangeObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub exchange_objects: ::std::option::Option<::std::vec::Vec<ExchangeIndexedObject>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub files: ::std::option::Option<::std::vec::Vec<File>>,
     #[serde(
         rename = "hbaseObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hbase_objects: ::std::option::Option<::std::vec::Vec<HbaseIndexedObject>>,
     #[serde(
         rename = "hdfsObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hdfs_objects: ::std::option::Option<::std::vec::Vec<HdfsIndexedObject>>,
     #[serde(
         rename = "hiveObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hive_objects: ::std::option::Option<::std::vec::Vec<HiveIndexedObject>>,
     #[serde(
         rename = "mongoObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mongo_objects: ::std::option::Option<::std::vec::Vec<MongoIndexedObject>>,
     #[serde(
         rename = "msGroupItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ms_group_items: ::std::option::Option<::std::vec::Vec<MsGroupItem>>,
     #[serde(
         rename = "oneDriveItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub one_drive_items: ::std::option::Option<::std::vec::Vec<DocumentLibraryItem>>,
     #[serde(
         rename = "publicFolderItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub public_folder_items: ::std::option::Option<::std::vec::Vec<PublicFolderItem>>,
     #[serde(
         rename = "sfdcRecords",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sfdc_records: ::std::option::Option<SfdcRecords>,
     #[serde(
         rename = "sharepointItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_items: ::std::option::Option<::std::vec::Vec<SharepointItem>>,
     #[serde(
         rename = "teamsItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub teams_items: ::std::option::Option<::std::vec::Vec<TeamsItem>>,
     #[serde(
         rename = "udaObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub uda_objects: ::std::option::Option<::std::vec::Vec<UdaIndexedObject>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SearchIndexedObjectsResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchIndexedObjectsResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            object_type: object.optional("objectType")?,
+            count: object.optional("count")?,
+            pagination_cookie: object.optional("paginationCookie")?,
+            cassandra_objects: object.optional("cassandraObjects")?,
+            couchbase_objects: object.optional("couchbaseObjects")?,
+            emails: object.optional("emails")?,
+            exchange_objects: object.optional("exchangeObjects")?,
+            files: object.optional("files")?,
+            hbase_objects: object.optional("hbaseObjects")?,
+            hdfs_objects: object.optional("hdfsObjects")?,
+            hive_objects: object.optional("hiveObjects")?,
+            mongo_objects: object.optional("mongoObjects")?,
+            ms_group_items: object.optional("msGroupItems")?,
+            one_drive_items: object.optional("oneDriveItems")?,
+            public_folder_items: object.optional("publicFolderItems")?,
+            sfdc_records: object.optional("sfdcRecords")?,
+            sharepoint_items: object.optional("sharepointItems")?,
+            teams_items: object.optional("teamsItems")?,
+            uda_objects: object.optional("udaObjects")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<SearchObjectMssqlParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<SearchObjectPhysicalParams>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
     #[serde(
         rename = "heliosTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub helios_tags: ::std::option::Option<::std::vec::Vec<HeliosTagInfo>>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<SearchObjectSourceInfo>,
     #[serde(
         rename = "objectProtectionInfos",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_protection_infos: ::std::option::Option<
@@ -12170,151 +15242,215 @@ pub struct SearchObject {
     >,
     #[serde(
         rename = "secondaryIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub secondary_ids: ::std::option::Option<::std::vec::Vec<SecondaryId>>,
     #[serde(
         rename = "taggedSnapshots",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub tagged_snapshots: ::std::option::Option<::std::vec::Vec<TaggedSnapshotInfo>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SearchObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SearchObject")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+            protection_stats: object.optional("protectionStats")?,
+            permissions: object.optional("permissions")?,
+            mssql_params: object.optional("mssqlParams")?,
+            physical_params: object.optional("physicalParams")?,
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            helios_tags: object.optional("heliosTags")?,
+            source_info: object.optional("sourceInfo")?,
+            object_protection_infos: object.optional("objectProtectionInfos")?,
+            secondary_ids: object.optional("secondaryIds")?,
+            tagged_snapshots: object.optional("taggedSnapshots")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchObjectMssqlParams {
-    #[serde(
-        rename = "aagInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "aagInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub aag_info: ::std::option::Option<AagInfo>,
-    #[serde(
-        rename = "hostInfo",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "hostInfo", skip_serializing_if = "::std::option::Option::is_none")]
     pub host_info: ::std::option::Option<HostInformation>,
     #[serde(
         rename = "isEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_encrypted: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SearchObjectMssqlParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchObjectMssqlParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            aag_info: object.optional("aagInfo")?,
+            host_info: object.optional("hostInfo")?,
+            is_encrypted: object.optional("isEncrypted")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchObjectPhysicalParams {
     #[serde(
         rename = "enableSystemBackup",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_system_backup: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SearchObjectPhysicalParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchObjectPhysicalParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_system_backup: object.optional("enableSystemBackup")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SearchObjectSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
     #[serde(
         rename = "protectionStats",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_stats: ::std::option::Option<
         ::std::vec::Vec<ObjectProtectionStatsSummary>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub permissions: ::std::option::Option<PermissionInfo>,
     #[serde(
         rename = "mssqlParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub mssql_params: ::std::option::Option<ObjectMssqlParams>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<ObjectPhysicalParams>,
+}
+impl<'de> ::serde::Deserialize<'de> for SearchObjectSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SearchObjectSourceInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+            protection_stats: object.optional("protectionStats")?,
+            permissions: object.optional("permissions")?,
+            mssql_params: object.optional("mssqlParams")?,
+            physical_params: object.optional("physicalParams")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -13273,415 +16409,600 @@ impl<'de> ::serde::Deserialize<'de> for SearchProtectedObjectsSnapshotActionsIte
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SecondaryId {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SecondaryId {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SecondaryId")?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            value: object.optional("value")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SfdcObjectParams {
     #[serde(
         rename = "recordsAdded",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub records_added: ::std::option::Option<i64>,
     #[serde(
         rename = "recordsModified",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub records_modified: ::std::option::Option<i64>,
     #[serde(
         rename = "recordsRemoved",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub records_removed: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SfdcObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SfdcObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            records_added: object.optional("recordsAdded")?,
+            records_modified: object.optional("recordsModified")?,
+            records_removed: object.optional("recordsRemoved")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SfdcRecords {
     #[serde(
         rename = "columnNames",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub column_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub records: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SfdcRecords {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SfdcRecords")?;
+        ::std::result::Result::Ok(Self {
+            column_names: object.optional("columnNames")?,
+            records: object.optional("records")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SharepointItem {
     #[serde(
         rename = "documentLibraryItem",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub document_library_item: ::std::option::Option<DocumentLibraryItem>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SharepointItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SharepointItem")?;
+        ::std::result::Result::Ok(Self {
+            document_library_item: object.optional("documentLibraryItem")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SharepointObjectParams {
     #[serde(
         rename = "siteWebUrl",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub site_web_url: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SharepointObjectParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SharepointObjectParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            site_web_url: object.optional("siteWebUrl")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SlaRule {
     #[serde(
         rename = "backupRunType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_run_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "slaMinutes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sla_minutes: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SlaRule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SlaRule")?;
+        ::std::result::Result::Ok(Self {
+            backup_run_type: object.optional("backupRunType")?,
+            sla_minutes: object.optional("slaMinutes")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SnapshotInfo {
     #[serde(
         rename = "snapshotId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "statusMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub status_message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "admittedTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub admitted_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "permitGrantTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub permit_grant_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "queueDurationUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub queue_duration_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "snapshotCreationTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_creation_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stats: ::std::option::Option<BackupDataStats>,
     #[serde(
         rename = "progressTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub progress_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "indexingTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub indexing_task_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "statsTaskId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub stats_task_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(
         rename = "isManuallyDeleted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_manually_deleted: ::std::option::Option<bool>,
     #[serde(
         rename = "expiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expiry_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "totalFileCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "backupFileCount",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_file_count: ::std::option::Option<i64>,
     #[serde(
         rename = "dataLockConstraints",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_lock_constraints: ::std::option::Option<DataLockConstraints>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SnapshotInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SnapshotInfo")?;
+        ::std::result::Result::Ok(Self {
+            snapshot_id: object.optional("snapshotId")?,
+            status: object.optional("status")?,
+            status_message: object.optional("statusMessage")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            admitted_time_usecs: object.optional("admittedTimeUsecs")?,
+            permit_grant_time_usecs: object.optional("permitGrantTimeUsecs")?,
+            queue_duration_usecs: object.optional("queueDurationUsecs")?,
+            snapshot_creation_time_usecs: object.optional("snapshotCreationTimeUsecs")?,
+            stats: object.optional("stats")?,
+            progress_task_id: object.optional("progressTaskId")?,
+            indexing_task_id: object.optional("indexingTaskId")?,
+            stats_task_id: object.optional("statsTaskId")?,
+            warnings: object.optional("warnings")?,
+            is_manually_deleted: object.optional("isManuallyDeleted")?,
+            expiry_time_usecs: object.optional("expiryTimeUsecs")?,
+            total_file_count: object.optional("totalFileCount")?,
+            backup_file_count: object.optional("backupFileCount")?,
+            data_lock_constraints: object.optional("dataLockConstraints")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SnapshotTagInfo {
-    #[serde(
-        rename = "tagId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tagId", skip_serializing_if = "::std::option::Option::is_none")]
     pub tag_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "runIds",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "runIds", skip_serializing_if = "::std::option::Option::is_none")]
     pub run_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
+impl<'de> ::serde::Deserialize<'de> for SnapshotTagInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SnapshotTagInfo")?;
+        ::std::result::Result::Ok(Self {
+            tag_id: object.optional("tagId")?,
+            run_ids: object.optional("runIds")?,
+        })
+    }
+}
 /// Specifies the parameters which are common between all Protection Source registrations
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct SourceRegistrationResponseParams {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<Object>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "dataSourceConnectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "advancedConfigs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "authenticationStatus",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub authentication_status: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "registrationTimeMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub registration_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "lastRefreshedTimeMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_refreshed_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "externalMetadata",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_metadata: ::std::option::Option<EntityExternalMetadata>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
 }
+impl<'de> ::serde::Deserialize<'de> for SourceRegistrationResponseParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SourceRegistrationResponseParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            source_id: object.optional("sourceId")?,
+            source_info: object.optional("sourceInfo")?,
+            environment: object.optional("environment")?,
+            name: object.optional("name")?,
+            connection_id: object.optional("connectionId")?,
+            connections: object.optional("connections")?,
+            connector_group_id: object.optional("connectorGroupId")?,
+            data_source_connection_id: object.optional("dataSourceConnectionId")?,
+            advanced_configs: object.optional("advancedConfigs")?,
+            authentication_status: object.optional("authenticationStatus")?,
+            registration_time_msecs: object.optional("registrationTimeMsecs")?,
+            last_refreshed_time_msecs: object.optional("lastRefreshedTimeMsecs")?,
+            external_metadata: object.optional("externalMetadata")?,
+            physical_params: object.optional("physicalParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+        })
+    }
+}
 /// Protection Source Registrations
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct SourceRegistrations {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub registrations: ::std::option::Option<
         ::std::vec::Vec<SourceRegistrationResponseParams>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SourceRegistrations {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SourceRegistrations",
+        )?;
+        ::std::result::Result::Ok(Self {
+            registrations: object.optional("registrations")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SqlTargetParamsForRecoverSqlApp {
     #[serde(
         rename = "newSourceConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub new_source_config: ::std::option::Option<RecoverSqlAppNewSourceConfig>,
     #[serde(
         rename = "originalSourceConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub original_source_config: ::std::option::Option<RecoverSqlAppOriginalSourceConfig>,
     #[serde(
         rename = "recoverToNewSource",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub recover_to_new_source: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for SqlTargetParamsForRecoverSqlApp {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SqlTargetParamsForRecoverSqlApp",
+        )?;
+        ::std::result::Result::Ok(Self {
+            new_source_config: object.optional("newSourceConfig")?,
+            original_source_config: object.optional("originalSourceConfig")?,
+            recover_to_new_source: object.optional("recoverToNewSource")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct StorageArraySnapshotBackupPolicy {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schedule: ::std::option::Option<StorageArraySnapshotSchedule>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub retention: ::std::option::Option<Retention>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for StorageArraySnapshotBackupPolicy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "StorageArraySnapshotBackupPolicy",
+        )?;
+        ::std::result::Result::Ok(Self {
+            schedule: object.optional("schedule")?,
+            retention: object.optional("retention")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct StorageArraySnapshotSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "minuteSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub minute_schedule: ::std::option::Option<MinuteSchedule>,
     #[serde(
         rename = "hourSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub hour_schedule: ::std::option::Option<HourSchedule>,
     #[serde(
         rename = "daySchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_schedule: ::std::option::Option<DaySchedule>,
     #[serde(
         rename = "weekSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub week_schedule: ::std::option::Option<WeekSchedule>,
     #[serde(
         rename = "monthSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub month_schedule: ::std::option::Option<MonthSchedule>,
     #[serde(
         rename = "yearSchedule",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub year_schedule: ::std::option::Option<YearSchedule>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for StorageArraySnapshotSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "StorageArraySnapshotSchedule",
+        )?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            minute_schedule: object.optional("minuteSchedule")?,
+            hour_schedule: object.optional("hourSchedule")?,
+            day_schedule: object.optional("daySchedule")?,
+            week_schedule: object.optional("weekSchedule")?,
+            month_schedule: object.optional("monthSchedule")?,
+            year_schedule: object.optional("yearSchedule")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TagInfo {
-    #[serde(
-        rename = "tagId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "tagId", skip_serializing_if = "::std::option::Option::is_none")]
     pub tag_id: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TagInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TagInfo")?;
+        ::std::result::Result::Ok(Self {
+            tag_id: object.optional("tagId")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TaggedSnapshotInfo {
     #[serde(
         rename = "clusterId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_id: ::std::option::Option<i64>,
     #[serde(
         rename = "clusterIncarnationId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_incarnation_id: ::std::option::Option<i64>,
-    #[serde(
-        rename = "jobId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "jobId", skip_serializing_if = "::std::option::Option::is_none")]
     pub job_id: ::std::option::Option<i64>,
     #[serde(
         rename = "objectUuid",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_uuid: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "runStartTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub run_start_time_usecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<HeliosTagInfo>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TaggedSnapshotInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "TaggedSnapshotInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cluster_id: object.optional("clusterId")?,
+            cluster_incarnation_id: object.optional("clusterIncarnationId")?,
+            job_id: object.optional("jobId")?,
+            object_uuid: object.optional("objectUuid")?,
+            run_start_time_usecs: object.optional("runStartTimeUsecs")?,
+            tags: object.optional("tags")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TargetSchedule {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub frequency: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TargetSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TargetSchedule")?;
+        ::std::result::Result::Ok(Self {
+            unit: object.optional("unit")?,
+            frequency: object.optional("frequency")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TargetsConfiguration {
     #[serde(
         rename = "replicationTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_targets: ::std::option::Option<
@@ -13689,7 +17010,6 @@ pub struct TargetsConfiguration {
     >,
     #[serde(
         rename = "archivalTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_targets: ::std::option::Option<
@@ -13697,7 +17017,6 @@ pub struct TargetsConfiguration {
     >,
     #[serde(
         rename = "cloudSpinTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cloud_spin_targets: ::std::option::Option<
@@ -13705,7 +17024,6 @@ pub struct TargetsConfiguration {
     >,
     #[serde(
         rename = "onpremDeployTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub onprem_deploy_targets: ::std::option::Option<
@@ -13713,438 +17031,567 @@ pub struct TargetsConfiguration {
     >,
     #[serde(
         rename = "rpaasTargets",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub rpaas_targets: ::std::option::Option<::std::vec::Vec<RpaasTargetConfiguration>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TargetsConfiguration {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "TargetsConfiguration",
+        )?;
+        ::std::result::Result::Ok(Self {
+            replication_targets: object.optional("replicationTargets")?,
+            archival_targets: object.optional("archivalTargets")?,
+            cloud_spin_targets: object.optional("cloudSpinTargets")?,
+            onprem_deploy_targets: object.optional("onpremDeployTargets")?,
+            rpaas_targets: object.optional("rpaasTargets")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TeamsFileItem {
     #[serde(
         rename = "creationTimeSecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub creation_time_secs: ::std::option::Option<i64>,
     #[serde(
         rename = "driveName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub drive_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "fileType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileType", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_type: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "itemSize",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "itemSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub item_size: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TeamsFileItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TeamsFileItem")?;
+        ::std::result::Result::Ok(Self {
+            creation_time_secs: object.optional("creationTimeSecs")?,
+            drive_name: object.optional("driveName")?,
+            file_type: object.optional("fileType")?,
+            item_size: object.optional("itemSize")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TeamsItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<TeamsItemSourceInfo>,
     #[serde(
         rename = "channelItem",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub channel_item: ::std::option::Option<ChannelItem>,
-    #[serde(
-        rename = "fileItem",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileItem", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_item: ::std::option::Option<TeamsFileItem>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TeamsItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TeamsItem")?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            channel_item: object.optional("channelItem")?,
+            file_item: object.optional("fileItem")?,
+            r#type: object.optional("type")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TeamsItemSourceInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "sourceId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sourceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub source_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub environment: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectHash",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_hash: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "logicalSizeBytes",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub logical_size_bytes: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "globalId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "globalId", skip_serializing_if = "::std::option::Option::is_none")]
     pub global_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "sharepointSiteSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub sharepoint_site_summary: ::std::option::Option<SharepointObjectParams>,
-    #[serde(
-        rename = "osType",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "osType", skip_serializing_if = "::std::option::Option::is_none")]
     pub os_type: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "childObjects",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub child_objects: ::std::option::Option<::std::vec::Vec<ObjectSummary>>,
     #[serde(
         rename = "vCenterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub v_center_summary: ::std::option::Option<ObjectTypeVCenterParams>,
     #[serde(
         rename = "windowsClusterSummary",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub windows_cluster_summary: ::std::option::Option<ObjectTypeWindowsClusterParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TeamsItemSourceInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "TeamsItemSourceInfo",
+        )?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            source_id: object.optional("sourceId")?,
+            source_name: object.optional("sourceName")?,
+            environment: object.optional("environment")?,
+            object_hash: object.optional("objectHash")?,
+            object_type: object.optional("objectType")?,
+            logical_size_bytes: object.optional("logicalSizeBytes")?,
+            uuid: object.optional("uuid")?,
+            global_id: object.optional("globalId")?,
+            protection_type: object.optional("protectionType")?,
+            sharepoint_site_summary: object.optional("sharepointSiteSummary")?,
+            os_type: object.optional("osType")?,
+            child_objects: object.optional("childObjects")?,
+            v_center_summary: object.optional("vCenterSummary")?,
+            windows_cluster_summary: object.optional("windowsClusterSummary")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Tenant {
     #[serde(
         rename = "createdAtTimeMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_at_time_msecs: ::std::option::Option<i64>,
     #[serde(
         rename = "deletedAtTimeMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub deleted_at_time_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "externalVendorMetadata",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub external_vendor_metadata: ::std::option::Option<ExternalVendorTenantMetadata>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "isManagedOnHelios",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_managed_on_helios: ::std::option::Option<bool>,
     #[serde(
         rename = "lastUpdatedAtTimeMsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_updated_at_time_msecs: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub network: ::std::option::Option<TenantNetwork>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Tenant {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Tenant")?;
+        ::std::result::Result::Ok(Self {
+            created_at_time_msecs: object.optional("createdAtTimeMsecs")?,
+            deleted_at_time_msecs: object.optional("deletedAtTimeMsecs")?,
+            description: object.optional("description")?,
+            external_vendor_metadata: object.optional("externalVendorMetadata")?,
+            id: object.optional("id")?,
+            is_managed_on_helios: object.optional("isManagedOnHelios")?,
+            last_updated_at_time_msecs: object.optional("lastUpdatedAtTimeMsecs")?,
+            name: object.optional("name")?,
+            network: object.optional("network")?,
+            status: object.optional("status")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TenantNetwork {
     #[serde(
         rename = "connectorEnabled",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_enabled: ::std::option::Option<bool>,
     #[serde(
         rename = "clusterHostname",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_hostname: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "clusterIps",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cluster_ips: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TenantNetwork {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TenantNetwork")?;
+        ::std::result::Result::Ok(Self {
+            connector_enabled: object.optional("connectorEnabled")?,
+            cluster_hostname: object.optional("clusterHostname")?,
+            cluster_ips: object.optional("clusterIps")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Time {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub hour: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub minute: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Time {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Time")?;
+        ::std::result::Result::Ok(Self {
+            hour: object.optional("hour")?,
+            minute: object.optional("minute")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct TimeOfDay {
     pub hour: i64,
     pub minute: i64,
-    #[serde(
-        rename = "timeZone",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "timeZone", skip_serializing_if = "::std::option::Option::is_none")]
     pub time_zone: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TimeOfDay")?;
+        ::std::result::Result::Ok(Self {
+            hour: object.required("hour")?,
+            minute: object.required("minute")?,
+            time_zone: object.optional("timeZone")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TimeRangeInfo {
     #[serde(
         rename = "errorMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "timeRanges",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub time_ranges: ::std::option::Option<::std::vec::Vec<RecoveryTimeRangeInfo>>,
     #[serde(
         rename = "userMessage",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub user_message: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TimeRangeInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TimeRangeInfo")?;
+        ::std::result::Result::Ok(Self {
+            error_message: object.optional("errorMessage")?,
+            time_ranges: object.optional("timeRanges")?,
+            user_message: object.optional("userMessage")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TimeRangeUsecs {
     #[serde(
         rename = "endTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub end_time_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "startTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TimeRangeUsecs {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TimeRangeUsecs")?;
+        ::std::result::Result::Ok(Self {
+            end_time_usecs: object.optional("endTimeUsecs")?,
+            start_time_usecs: object.optional("startTimeUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct TimeWindow {
     #[serde(
         rename = "dayOfTheWeek",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_of_the_week: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "endTime",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "endTime", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<Time>,
     #[serde(
         rename = "startTime",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time: ::std::option::Option<Time>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for TimeWindow {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TimeWindow")?;
+        ::std::result::Result::Ok(Self {
+            day_of_the_week: object.optional("dayOfTheWeek")?,
+            end_time: object.optional("endTime")?,
+            start_time: object.optional("startTime")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UdaIndexedObject {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<TagInfo>>,
     #[serde(
         rename = "snapshotTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub snapshot_tags: ::std::option::Option<::std::vec::Vec<SnapshotTagInfo>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub path: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "protectionGroupName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub protection_group_name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "policyId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "policyId", skip_serializing_if = "::std::option::Option::is_none")]
     pub policy_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "policyName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub policy_name: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "storageDomainId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub storage_domain_id: ::std::option::Option<i64>,
     #[serde(
         rename = "sourceInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub source_info: ::std::option::Option<CommonIndexedObjectParamsSourceInfo>,
-    #[serde(
-        rename = "fullName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fullName", skip_serializing_if = "::std::option::Option::is_none")]
     pub full_name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "objectType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub object_type: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for UdaIndexedObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UdaIndexedObject",
+        )?;
+        ::std::result::Result::Ok(Self {
+            tags: object.optional("tags")?,
+            snapshot_tags: object.optional("snapshotTags")?,
+            name: object.optional("name")?,
+            path: object.optional("path")?,
+            protection_group_id: object.optional("protectionGroupId")?,
+            protection_group_name: object.optional("protectionGroupName")?,
+            policy_id: object.optional("policyId")?,
+            policy_name: object.optional("policyName")?,
+            storage_domain_id: object.optional("storageDomainId")?,
+            source_info: object.optional("sourceInfo")?,
+            full_name: object.optional("fullName")?,
+            id: object.optional("id")?,
+            object_type: object.optional("objectType")?,
+        })
+    }
+}
 /// Specifies the params to perform actions on local snapshot taken by a Protection Group Run
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateLocalSnapshotConfig {
     /// Adds (true) or removes (false) the legal hold on the snapshots of the run. Only a user with DSO role can perform this operation
     #[serde(
         rename = "enableLegalHold",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub enable_legal_hold: ::std::option::Option<bool>,
     /// Specifies whether to delete the snapshot. Assumption: taken from the document's list of actions ("Delete the snapshots"); field name assumed after IBM's naming
     #[serde(
         rename = "deleteSnapshot",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub delete_snapshot: ::std::option::Option<bool>,
     /// Specifies number of days to retain the snapshots (negative to reduce). Assumption: taken from the document's list of actions ("Extend or reduce retention"); field name assumed after IBM's naming
     #[serde(
         rename = "daysToKeep",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub days_to_keep: ::std::option::Option<i64>,
     /// Specifies the datalock to apply to the snapshots. Assumption: taken from the document's list of actions ("Apply datalock"); field name assumed after IBM's naming
-    #[serde(
-        rename = "dataLock",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dataLock", skip_serializing_if = "::std::option::Option::is_none")]
     pub data_lock: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdateLocalSnapshotConfig {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateLocalSnapshotConfig",
+        )?;
+        ::std::result::Result::Ok(Self {
+            enable_legal_hold: object.optional("enableLegalHold")?,
+            delete_snapshot: object.optional("deleteSnapshot")?,
+            days_to_keep: object.optional("daysToKeep")?,
+            data_lock: object.optional("dataLock")?,
+        })
+    }
+}
 /// Specifies the changes to one Protection Group Run
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct UpdateProtectionGroupRunParams {
     /// Specifies a unique Protection Group Run id
     #[serde(rename = "runId")]
     pub run_id: ::std::string::String,
     #[serde(
         rename = "localSnapshotConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub local_snapshot_config: ::std::option::Option<UpdateLocalSnapshotConfig>,
     /// Specifies the changes to the replication snapshots of the run (the document lists adding targets and changing retention). Assumption: field name after IBM's naming; the document shows no fields, so it is kept open.
     #[serde(
         rename = "replicationSnapshotConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub replication_snapshot_config: ::std::option::Option<
@@ -14153,15 +17600,31 @@ pub struct UpdateProtectionGroupRunParams {
     /// Specifies the changes to the archival snapshots of the run (the document lists adding targets and changing retention). Assumption: field name after IBM's naming; the document shows no fields, so it is kept open.
     #[serde(
         rename = "archivalSnapshotConfig",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub archival_snapshot_config: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdateProtectionGroupRunParams {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateProtectionGroupRunParams",
+        )?;
+        ::std::result::Result::Ok(Self {
+            run_id: object.required("runId")?,
+            local_snapshot_config: object.optional("localSnapshotConfig")?,
+            replication_snapshot_config: object.optional("replicationSnapshotConfig")?,
+            archival_snapshot_config: object.optional("archivalSnapshotConfig")?,
+        })
+    }
+}
 /// Specifies the parameters to update a Protection Group Run
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct UpdateProtectionGroupRunRequest {
     /// The runs to update and what to change in each
     #[serde(rename = "updateProtectionGroupRunParams")]
@@ -14169,13 +17632,27 @@ pub struct UpdateProtectionGroupRunRequest {
         UpdateProtectionGroupRunParams,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdateProtectionGroupRunRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateProtectionGroupRunRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            update_protection_group_run_params: object
+                .required("updateProtectionGroupRunParams")?,
+        })
+    }
+}
 /// Specifies the response of update Protection Group Runs request
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateProtectionGroupRunResponse {
     /// Ids of the runs that were updated
     #[serde(
         rename = "successfulRunIds",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub successful_run_ids: ::std::option::Option<
@@ -14184,137 +17661,225 @@ pub struct UpdateProtectionGroupRunResponse {
     /// Runs that could not be updated, with the reason
     #[serde(
         rename = "failedRuns",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub failed_runs: ::std::option::Option<::std::vec::Vec<FailedRunDetails>>,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdateProtectionGroupRunResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateProtectionGroupRunResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            successful_run_ids: object.optional("successfulRunIds")?,
+            failed_runs: object.optional("failedRuns")?,
+        })
+    }
+}
 /// Specifies the parameters to update the registration
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct UpdateProtectionSourceRegistrationRequest {
     /// Specifies the environment type of the Protection Source, e.g. kPhysical
     pub environment: ::std::string::String,
     /// The user specified name for this source
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Specifies if credentials are encrypted by internal key
     #[serde(
         rename = "isInternalEncrypted",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_internal_encrypted: ::std::option::Option<bool>,
     /// Specifies the key that user has encrypted the credential with
     #[serde(
         rename = "encryptionKey",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub encryption_key: ::std::option::Option<::codegen_runtime::Secret>,
     #[serde(
         rename = "connectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connection_id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub connections: ::std::option::Option<::std::vec::Vec<ConnectionConfig>>,
     #[serde(
         rename = "connectorGroupId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub connector_group_id: ::std::option::Option<i64>,
     #[serde(
         rename = "advancedConfigs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub advanced_configs: ::std::option::Option<::std::vec::Vec<KeyValuePair>>,
     #[serde(
         rename = "dataSourceConnectionId",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub data_source_connection_id: ::std::option::Option<::std::string::String>,
     /// The last modified timestamp of the source registration; passing it lets the backend reject a stale update
     #[serde(
         rename = "lastModifiedTimestampUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_modified_timestamp_usecs: ::std::option::Option<i64>,
     #[serde(
         rename = "physicalParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub physical_params: ::std::option::Option<PhysicalSourceRegistrationParams>,
     #[serde(
         rename = "kubernetesParams",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub kubernetes_params: ::std::option::Option<KubernetesSourceRegistrationParams>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateProtectionSourceRegistrationRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateProtectionSourceRegistrationRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            environment: object.required("environment")?,
+            name: object.optional("name")?,
+            is_internal_encrypted: object.optional("isInternalEncrypted")?,
+            encryption_key: object.optional("encryptionKey")?,
+            connection_id: object.optional("connectionId")?,
+            connections: object.optional("connections")?,
+            connector_group_id: object.optional("connectorGroupId")?,
+            advanced_configs: object.optional("advancedConfigs")?,
+            data_source_connection_id: object.optional("dataSourceConnectionId")?,
+            last_modified_timestamp_usecs: object
+                .optional("lastModifiedTimestampUsecs")?,
+            physical_params: object.optional("physicalParams")?,
+            kubernetes_params: object.optional("kubernetesParams")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UserInfo {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub domain: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for UserInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "UserInfo")?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            sid: object.optional("sid")?,
+            domain: object.optional("domain")?,
+        })
+    }
 }
 /// Assumption: IBM's SDK 1.2.5 names this structure but neither the document nor the SDK's test fixtures show its fields, so it is kept as an open object.
 pub type VlanParams = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct WeekSchedule {
     #[serde(
         rename = "dayOfWeek",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_of_week: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for WeekSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "WeekSchedule")?;
+        ::std::result::Result::Ok(Self {
+            day_of_week: object.optional("dayOfWeek")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct WorkflowInterventionSpec {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub intervention: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "workflowType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub workflow_type: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for WorkflowInterventionSpec {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "WorkflowInterventionSpec",
+        )?;
+        ::std::result::Result::Ok(Self {
+            intervention: object.optional("intervention")?,
+            workflow_type: object.optional("workflowType")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct WormProperties {
     #[serde(
         rename = "isArchiveWormCompliant",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_archive_worm_compliant: ::std::option::Option<bool>,
     #[serde(
         rename = "wormNonComplianceReason",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub worm_non_compliance_reason: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "wormExpiryTimeUsecs",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub worm_expiry_time_usecs: ::std::option::Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for WormProperties {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "WormProperties")?;
+        ::std::result::Result::Ok(Self {
+            is_archive_worm_compliant: object.optional("isArchiveWormCompliant")?,
+            worm_non_compliance_reason: object.optional("wormNonComplianceReason")?,
+            worm_expiry_time_usecs: object.optional("wormExpiryTimeUsecs")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct YearSchedule {
     #[serde(
         rename = "dayOfYear",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub day_of_year: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for YearSchedule {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "YearSchedule")?;
+        ::std::result::Result::Ok(Self {
+            day_of_year: object.optional("dayOfYear")?,
+        })
+    }
 }

@@ -50,16 +50,21 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `POST /sessions` (CreateSession)
-    pub async fn create_session(
+    pub fn create_session(
         &self,
         body: &super::types::CreateSessionRequest,
-    ) -> ::std::result::Result<
-        create_session::Success,
-        ::codegen_runtime::Error<create_session::Failure>,
-    > {
-        let request = Self::request_create_session(body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_session(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_session::Success,
+            ::codegen_runtime::Error<create_session::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_session(body),
+                ::codegen_runtime::read_all,
+                Self::decode_create_session,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_session(
@@ -81,54 +86,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_session(
+    pub fn decode_create_session(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_session::Success,
         ::codegen_runtime::Error<create_session::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(create_session::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_session::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_session::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_session::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_session::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(create_session::Success::Ok),
+            400u16 => response.err_json(create_session::Failure::BadRequest),
+            401u16 => response.err_json(create_session::Failure::Unauthorized),
+            403u16 => response.err_json(create_session::Failure::Forbidden),
+            500u16 => response.err_json(create_session::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Delete the current session (log out)
@@ -141,15 +111,20 @@ impl Client {
     /// REST reference, and `x-documented-statuses` lists every declared status.
     ///
     /// `DELETE /sessions` (DeleteSession)
-    pub async fn delete_session(
+    pub fn delete_session(
         &self,
-    ) -> ::std::result::Result<
-        delete_session::Success,
-        ::codegen_runtime::Error<delete_session::Failure>,
-    > {
-        let request = Self::request_delete_session()?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_session(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_session::Success,
+            ::codegen_runtime::Error<delete_session::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_session(),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_session,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_session() -> ::std::result::Result<
@@ -163,54 +138,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_session(
+    pub fn decode_delete_session(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_session::Success,
         ::codegen_runtime::Error<delete_session::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(delete_session::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_session::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_session::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_session::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_session::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(delete_session::Success::Ok),
+            400u16 => response.err_json(delete_session::Failure::BadRequest),
+            401u16 => response.err_json(delete_session::Failure::Unauthorized),
+            403u16 => response.err_json(delete_session::Failure::Forbidden),
+            500u16 => response.err_json(delete_session::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get appliance information (login check)
@@ -223,15 +163,20 @@ impl Client {
     /// every declared status.
     ///
     /// `GET /aicc` (GetAicc)
-    pub async fn get_aicc(
+    pub fn get_aicc(
         &self,
-    ) -> ::std::result::Result<
-        get_aicc::Success,
-        ::codegen_runtime::Error<get_aicc::Failure>,
-    > {
-        let request = Self::request_get_aicc()?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_aicc(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_aicc::Success,
+            ::codegen_runtime::Error<get_aicc::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_aicc(),
+                ::codegen_runtime::read_all,
+                Self::decode_get_aicc,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_aicc() -> ::std::result::Result<
@@ -245,54 +190,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_aicc(
+    pub fn decode_get_aicc(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_aicc::Success,
         ::codegen_runtime::Error<get_aicc::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_aicc::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_aicc::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_aicc::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_aicc::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_aicc::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_aicc::Success::Ok),
+            400u16 => response.err_json(get_aicc::Failure::BadRequest),
+            401u16 => response.err_json(get_aicc::Failure::Unauthorized),
+            403u16 => response.err_json(get_aicc::Failure::Forbidden),
+            500u16 => response.err_json(get_aicc::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// List the backups
@@ -305,15 +215,20 @@ impl Client {
     /// declared status.
     ///
     /// `GET /managementServer/data` (GetBackups)
-    pub async fn get_backups(
+    pub fn get_backups(
         &self,
-    ) -> ::std::result::Result<
-        get_backups::Success,
-        ::codegen_runtime::Error<get_backups::Failure>,
-    > {
-        let request = Self::request_get_backups()?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_backups(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_backups::Success,
+            ::codegen_runtime::Error<get_backups::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_backups(),
+                ::codegen_runtime::read_all,
+                Self::decode_get_backups,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_backups() -> ::std::result::Result<
@@ -327,54 +242,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_backups(
+    pub fn decode_get_backups(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_backups::Success,
         ::codegen_runtime::Error<get_backups::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_backups::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backups::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backups::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backups::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backups::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_backups::Success::Ok),
+            400u16 => response.err_json(get_backups::Failure::BadRequest),
+            401u16 => response.err_json(get_backups::Failure::Unauthorized),
+            403u16 => response.err_json(get_backups::Failure::Forbidden),
+            500u16 => response.err_json(get_backups::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Copy, move or push a backup, or cancel a push
@@ -397,16 +277,21 @@ impl Client {
     /// `x-error-responses` although the excerpt does not list it.
     ///
     /// `PUT /managementServer/data` (ManageBackup)
-    pub async fn manage_backup(
+    pub fn manage_backup(
         &self,
         body: &super::types::ManageBackupRequest,
-    ) -> ::std::result::Result<
-        manage_backup::Success,
-        ::codegen_runtime::Error<manage_backup::Failure>,
-    > {
-        let request = Self::request_manage_backup(body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_manage_backup(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            manage_backup::Success,
+            ::codegen_runtime::Error<manage_backup::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_manage_backup(body),
+                ::codegen_runtime::read_all,
+                Self::decode_manage_backup,
+            )
     }
     #[doc(hidden)]
     pub fn request_manage_backup(
@@ -428,54 +313,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_manage_backup(
+    pub fn decode_manage_backup(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         manage_backup::Success,
         ::codegen_runtime::Error<manage_backup::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(manage_backup::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_backup::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_backup::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_backup::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_backup::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(manage_backup::Success::Ok),
+            400u16 => response.err_json(manage_backup::Failure::BadRequest),
+            401u16 => response.err_json(manage_backup::Failure::Unauthorized),
+            403u16 => response.err_json(manage_backup::Failure::Forbidden),
+            500u16 => response.err_json(manage_backup::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Import a backup file, or validate and prepare an imported backup
@@ -496,17 +346,22 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `POST /files/managementServer/data` (ImportBackup)
-    pub async fn import_backup(
+    pub fn import_backup(
         &self,
         action: &super::types::ImportBackupAction,
         body: import_backup::Body,
-    ) -> ::std::result::Result<
-        import_backup::Success,
-        ::codegen_runtime::Error<import_backup::Failure>,
-    > {
-        let request = Self::request_import_backup(action, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_import_backup(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            import_backup::Success,
+            ::codegen_runtime::Error<import_backup::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_import_backup(action, body),
+                ::codegen_runtime::read_all,
+                Self::decode_import_backup,
+            )
     }
     #[doc(hidden)]
     pub fn request_import_backup(
@@ -553,54 +408,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_import_backup(
+    pub fn decode_import_backup(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         import_backup::Success,
         ::codegen_runtime::Error<import_backup::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(import_backup::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_backup::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_backup::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_backup::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_backup::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(import_backup::Success::Ok),
+            400u16 => response.err_json(import_backup::Failure::BadRequest),
+            401u16 => response.err_json(import_backup::Failure::Unauthorized),
+            403u16 => response.err_json(import_backup::Failure::Forbidden),
+            500u16 => response.err_json(import_backup::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get information about the management-server updates repository
@@ -614,16 +434,21 @@ impl Client {
     /// rule; `x-documented-statuses` lists every declared status.
     ///
     /// `GET /managementServer/updates` (GetUpdatesRepository)
-    pub async fn get_updates_repository(
+    pub fn get_updates_repository(
         &self,
         options: &get_updates_repository::Options,
-    ) -> ::std::result::Result<
-        get_updates_repository::Success,
-        ::codegen_runtime::Error<get_updates_repository::Failure>,
-    > {
-        let request = Self::request_get_updates_repository(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_updates_repository(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_updates_repository::Success,
+            ::codegen_runtime::Error<get_updates_repository::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_updates_repository(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_updates_repository,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_updates_repository(
@@ -655,54 +480,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_updates_repository(
+    pub fn decode_get_updates_repository(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_updates_repository::Success,
         ::codegen_runtime::Error<get_updates_repository::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_updates_repository::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates_repository::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates_repository::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates_repository::Failure::Forbidden(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_updates_repository::Success::Ok),
+            400u16 => response.err_json(get_updates_repository::Failure::BadRequest),
+            401u16 => response.err_json(get_updates_repository::Failure::Unauthorized),
+            403u16 => response.err_json(get_updates_repository::Failure::Forbidden),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates_repository::Failure::InternalServerError(value),
-                })
+                response.err_json(get_updates_repository::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Install a management-server update
@@ -718,17 +510,22 @@ impl Client {
     /// same jobs). `x-documented-statuses` lists every declared status.
     ///
     /// `PUT /managementServer/updates` (ApplyUpdates)
-    pub async fn apply_updates(
+    pub fn apply_updates(
         &self,
         action: &super::types::ApplyUpdatesAction,
         body: &super::types::ApplyUpdatesRequest,
-    ) -> ::std::result::Result<
-        apply_updates::Success,
-        ::codegen_runtime::Error<apply_updates::Failure>,
-    > {
-        let request = Self::request_apply_updates(action, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_apply_updates(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            apply_updates::Success,
+            ::codegen_runtime::Error<apply_updates::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_apply_updates(action, body),
+                ::codegen_runtime::read_all,
+                Self::decode_apply_updates,
+            )
     }
     #[doc(hidden)]
     pub fn request_apply_updates(
@@ -768,54 +565,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_apply_updates(
+    pub fn decode_apply_updates(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         apply_updates::Success,
         ::codegen_runtime::Error<apply_updates::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(apply_updates::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: apply_updates::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: apply_updates::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: apply_updates::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: apply_updates::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(apply_updates::Success::Ok),
+            400u16 => response.err_json(apply_updates::Failure::BadRequest),
+            401u16 => response.err_json(apply_updates::Failure::Unauthorized),
+            403u16 => response.err_json(apply_updates::Failure::Forbidden),
+            500u16 => response.err_json(apply_updates::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Acquire, refresh or start importing management-server updates
@@ -837,17 +599,22 @@ impl Client {
     /// acquire and refresh answers are assumed to carry their job ID the same way.
     ///
     /// `POST /managementServer/updates` (ManageUpdates)
-    pub async fn manage_updates(
+    pub fn manage_updates(
         &self,
         action: &super::types::ManageUpdatesAction,
         body: &super::types::ManageUpdatesRequest,
-    ) -> ::std::result::Result<
-        manage_updates::Success,
-        ::codegen_runtime::Error<manage_updates::Failure>,
-    > {
-        let request = Self::request_manage_updates(action, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_manage_updates(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            manage_updates::Success,
+            ::codegen_runtime::Error<manage_updates::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_manage_updates(action, body),
+                ::codegen_runtime::read_all,
+                Self::decode_manage_updates,
+            )
     }
     #[doc(hidden)]
     pub fn request_manage_updates(
@@ -887,54 +654,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_manage_updates(
+    pub fn decode_manage_updates(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         manage_updates::Success,
         ::codegen_runtime::Error<manage_updates::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(manage_updates::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_updates::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_updates::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_updates::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: manage_updates::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(manage_updates::Success::Ok),
+            400u16 => response.err_json(manage_updates::Failure::BadRequest),
+            401u16 => response.err_json(manage_updates::Failure::Unauthorized),
+            403u16 => response.err_json(manage_updates::Failure::Forbidden),
+            500u16 => response.err_json(manage_updates::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get information, the readme or the change history of specific updates
@@ -953,17 +685,22 @@ impl Client {
     /// for it. 400 is declared for the document-level validation rule.
     ///
     /// `GET /managementServer/updates/{fix_id_list}` (GetUpdates)
-    pub async fn get_updates(
+    pub fn get_updates(
         &self,
         fix_id_list: &[::std::string::String],
         options: &get_updates::Options,
-    ) -> ::std::result::Result<
-        get_updates::Success,
-        ::codegen_runtime::Error<get_updates::Failure>,
-    > {
-        let request = Self::request_get_updates(fix_id_list, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_updates(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_updates::Success,
+            ::codegen_runtime::Error<get_updates::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_updates(fix_id_list, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_updates,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_updates(
@@ -1032,54 +769,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_updates(
+    pub fn decode_get_updates(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_updates::Success,
         ::codegen_runtime::Error<get_updates::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_updates::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_updates::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_updates::Success::Ok),
+            400u16 => response.err_json(get_updates::Failure::BadRequest),
+            401u16 => response.err_json(get_updates::Failure::Unauthorized),
+            403u16 => response.err_json(get_updates::Failure::Forbidden),
+            500u16 => response.err_json(get_updates::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Delete updates from the management-server updates repository
@@ -1091,16 +793,21 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `DELETE /managementServer/updates/{fix_id_list}` (DeleteUpdates)
-    pub async fn delete_updates(
+    pub fn delete_updates(
         &self,
         fix_id_list: &[::std::string::String],
-    ) -> ::std::result::Result<
-        delete_updates::Success,
-        ::codegen_runtime::Error<delete_updates::Failure>,
-    > {
-        let request = Self::request_delete_updates(fix_id_list)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_updates(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_updates::Success,
+            ::codegen_runtime::Error<delete_updates::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_updates(fix_id_list),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_updates,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_updates(
@@ -1120,51 +827,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_updates(
+    pub fn decode_delete_updates(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_updates::Success,
         ::codegen_runtime::Error<delete_updates::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(delete_updates::Success::Ok),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_updates::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_updates::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_updates::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_updates::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(delete_updates::Failure::BadRequest),
+            401u16 => response.err_json(delete_updates::Failure::Unauthorized),
+            403u16 => response.err_json(delete_updates::Failure::Forbidden),
+            500u16 => response.err_json(delete_updates::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Upload management-server update files into an import job
@@ -1181,18 +856,23 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `POST /files/managementServer/updates` (ImportUpdateFiles)
-    pub async fn import_update_files(
+    pub fn import_update_files(
         &self,
         action: &super::types::ImportUpdateFilesAction,
         jobid: &str,
         body: ::codegen_runtime::MultipartForm,
-    ) -> ::std::result::Result<
-        import_update_files::Success,
-        ::codegen_runtime::Error<import_update_files::Failure>,
-    > {
-        let request = Self::request_import_update_files(action, jobid, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_import_update_files(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            import_update_files::Success,
+            ::codegen_runtime::Error<import_update_files::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_import_update_files(action, jobid, body),
+                ::codegen_runtime::read_all,
+                Self::decode_import_update_files,
+            )
     }
     #[doc(hidden)]
     pub fn request_import_update_files(
@@ -1241,54 +921,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_import_update_files(
+    pub fn decode_import_update_files(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         import_update_files::Success,
         ::codegen_runtime::Error<import_update_files::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(import_update_files::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_update_files::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_update_files::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_update_files::Failure::Forbidden(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(import_update_files::Success::Ok),
+            400u16 => response.err_json(import_update_files::Failure::BadRequest),
+            401u16 => response.err_json(import_update_files::Failure::Unauthorized),
+            403u16 => response.err_json(import_update_files::Failure::Forbidden),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_update_files::Failure::InternalServerError(value),
-                })
+                response.err_json(import_update_files::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List the OS images repository
@@ -1304,16 +951,21 @@ impl Client {
     /// for the document-level rules; `x-documented-statuses` lists every declared status.
     ///
     /// `GET /osImages` (GetOsImages)
-    pub async fn get_os_images(
+    pub fn get_os_images(
         &self,
         options: &get_os_images::Options,
-    ) -> ::std::result::Result<
-        get_os_images::Success,
-        ::codegen_runtime::Error<get_os_images::Failure>,
-    > {
-        let request = Self::request_get_os_images(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_os_images(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_os_images::Success,
+            ::codegen_runtime::Error<get_os_images::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_os_images(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_os_images,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_os_images(
@@ -1357,54 +1009,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_os_images(
+    pub fn decode_get_os_images(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_os_images::Success,
         ::codegen_runtime::Error<get_os_images::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_os_images::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_os_images::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_os_images::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_os_images::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_os_images::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_os_images::Success::Ok),
+            400u16 => response.err_json(get_os_images::Failure::BadRequest),
+            401u16 => response.err_json(get_os_images::Failure::Unauthorized),
+            403u16 => response.err_json(get_os_images::Failure::Forbidden),
+            500u16 => response.err_json(get_os_images::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Create a job to import a file into the OS images repository
@@ -1425,17 +1042,22 @@ impl Client {
     /// `x-documented-statuses` lists every declared status. The job is polled with GET /jobs/{id}.
     ///
     /// `POST /osImages` (CreateOsImageImportJob)
-    pub async fn create_os_image_import_job(
+    pub fn create_os_image_import_job(
         &self,
         body: &super::types::CreateOsImageImportJobRequest,
         options: &create_os_image_import_job::Options,
-    ) -> ::std::result::Result<
-        create_os_image_import_job::Success,
-        ::codegen_runtime::Error<create_os_image_import_job::Failure>,
-    > {
-        let request = Self::request_create_os_image_import_job(body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_create_os_image_import_job(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_os_image_import_job::Success,
+            ::codegen_runtime::Error<create_os_image_import_job::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_os_image_import_job(body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_create_os_image_import_job,
+            )
     }
     #[doc(hidden)]
     pub fn request_create_os_image_import_job(
@@ -1486,54 +1108,24 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_create_os_image_import_job(
+    pub fn decode_create_os_image_import_job(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         create_os_image_import_job::Success,
         ::codegen_runtime::Error<create_os_image_import_job::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(create_os_image_import_job::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_os_image_import_job::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(create_os_image_import_job::Success::Ok),
+            400u16 => response.err_json(create_os_image_import_job::Failure::BadRequest),
             401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_os_image_import_job::Failure::Unauthorized(value),
-                })
+                response.err_json(create_os_image_import_job::Failure::Unauthorized)
             }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_os_image_import_job::Failure::Forbidden(value),
-                })
-            }
+            403u16 => response.err_json(create_os_image_import_job::Failure::Forbidden),
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: create_os_image_import_job::Failure::InternalServerError(value),
-                })
+                response
+                    .err_json(create_os_image_import_job::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Remove OS images, profiles and custom files
@@ -1550,16 +1142,21 @@ impl Client {
     /// validation rule. `x-documented-statuses` lists every declared status.
     ///
     /// `DELETE /osImages/{id_list}` (DeleteOsImages)
-    pub async fn delete_os_images(
+    pub fn delete_os_images(
         &self,
         id_list: &[::std::string::String],
-    ) -> ::std::result::Result<
-        delete_os_images::Success,
-        ::codegen_runtime::Error<delete_os_images::Failure>,
-    > {
-        let request = Self::request_delete_os_images(id_list)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_os_images(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_os_images::Success,
+            ::codegen_runtime::Error<delete_os_images::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_os_images(id_list),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_os_images,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_os_images(
@@ -1579,59 +1176,20 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_os_images(
+    pub fn decode_delete_os_images(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_os_images::Success,
         ::codegen_runtime::Error<delete_os_images::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             204u16 => ::std::result::Result::Ok(delete_os_images::Success::NoContent),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_os_images::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_os_images::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_os_images::Failure::Forbidden(value),
-                })
-            }
-            412u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_os_images::Failure::PreconditionFailed(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_os_images::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(delete_os_images::Failure::BadRequest),
+            401u16 => response.err_json(delete_os_images::Failure::Unauthorized),
+            403u16 => response.err_json(delete_os_images::Failure::Forbidden),
+            412u16 => response.err_json(delete_os_images::Failure::PreconditionFailed),
+            500u16 => response.err_json(delete_os_images::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Import a file into the OS images repository
@@ -1667,18 +1225,23 @@ impl Client {
     /// list it.
     ///
     /// `POST /files/osImages` (ImportOsImageFile)
-    pub async fn import_os_image_file(
+    pub fn import_os_image_file(
         &self,
         job_id: &str,
         body: import_os_image_file::Body,
         options: &import_os_image_file::Options,
-    ) -> ::std::result::Result<
-        import_os_image_file::Success,
-        ::codegen_runtime::Error<import_os_image_file::Failure>,
-    > {
-        let request = Self::request_import_os_image_file(job_id, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_import_os_image_file(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            import_os_image_file::Success,
+            ::codegen_runtime::Error<import_os_image_file::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_import_os_image_file(job_id, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_import_os_image_file,
+            )
     }
     #[doc(hidden)]
     pub fn request_import_os_image_file(
@@ -1810,62 +1373,24 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_import_os_image_file(
+    pub fn decode_import_os_image_file(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         import_os_image_file::Success,
         ::codegen_runtime::Error<import_os_image_file::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            201u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(import_os_image_file::Success::Created(value))
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_os_image_file::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_os_image_file::Failure::Forbidden(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_os_image_file::Failure::Conflict(value),
-                })
-            }
+        match response.status() {
+            201u16 => response.ok_json(import_os_image_file::Success::Created),
+            401u16 => response.err_json(import_os_image_file::Failure::Unauthorized),
+            403u16 => response.err_json(import_os_image_file::Failure::Forbidden),
+            409u16 => response.err_json(import_os_image_file::Failure::Conflict),
             412u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_os_image_file::Failure::PreconditionFailed(value),
-                })
+                response.err_json(import_os_image_file::Failure::PreconditionFailed)
             }
             500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: import_os_image_file::Failure::InternalServerError(value),
-                })
+                response.err_json(import_os_image_file::Failure::InternalServerError)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// List all jobs (tasks) and their subtasks
@@ -1877,16 +1402,21 @@ impl Client {
     /// lists every declared status.
     ///
     /// `GET /tasks` (GetTasks)
-    pub async fn get_tasks(
+    pub fn get_tasks(
         &self,
         options: &get_tasks::Options,
-    ) -> ::std::result::Result<
-        get_tasks::Success,
-        ::codegen_runtime::Error<get_tasks::Failure>,
-    > {
-        let request = Self::request_get_tasks(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_tasks(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_tasks::Success,
+            ::codegen_runtime::Error<get_tasks::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_tasks(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_tasks,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_tasks(
@@ -1914,54 +1444,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_tasks(
+    pub fn decode_get_tasks(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_tasks::Success,
         ::codegen_runtime::Error<get_tasks::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_tasks::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks::Failure::Forbidden(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_tasks::Success::Ok),
+            400u16 => response.err_json(get_tasks::Failure::BadRequest),
+            401u16 => response.err_json(get_tasks::Failure::Unauthorized),
+            403u16 => response.err_json(get_tasks::Failure::Forbidden),
+            500u16 => response.err_json(get_tasks::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Cancel one or more jobs (tasks)
@@ -1973,16 +1468,21 @@ impl Client {
     /// follow the LXCA REST reference, and `x-documented-statuses` lists every declared status.
     ///
     /// `PUT /tasks` (CancelTasks)
-    pub async fn cancel_tasks(
+    pub fn cancel_tasks(
         &self,
         body: &super::types::CancelTasksRequest,
-    ) -> ::std::result::Result<
-        cancel_tasks::Success,
-        ::codegen_runtime::Error<cancel_tasks::Failure>,
-    > {
-        let request = Self::request_cancel_tasks(body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_cancel_tasks(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            cancel_tasks::Success,
+            ::codegen_runtime::Error<cancel_tasks::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_cancel_tasks(body),
+                ::codegen_runtime::read_all,
+                Self::decode_cancel_tasks,
+            )
     }
     #[doc(hidden)]
     pub fn request_cancel_tasks(
@@ -2004,59 +1504,20 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_cancel_tasks(
+    pub fn decode_cancel_tasks(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         cancel_tasks::Success,
         ::codegen_runtime::Error<cancel_tasks::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(cancel_tasks::Success::Ok),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_tasks::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_tasks::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_tasks::Failure::Forbidden(value),
-                })
-            }
-            412u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_tasks::Failure::PreconditionFailed(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_tasks::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(cancel_tasks::Failure::BadRequest),
+            401u16 => response.err_json(cancel_tasks::Failure::Unauthorized),
+            403u16 => response.err_json(cancel_tasks::Failure::Forbidden),
+            412u16 => response.err_json(cancel_tasks::Failure::PreconditionFailed),
+            500u16 => response.err_json(cancel_tasks::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get specific jobs (tasks) and their subtasks
@@ -2068,17 +1529,22 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `GET /tasks/{job_list}` (GetTasksByIds)
-    pub async fn get_tasks_by_ids(
+    pub fn get_tasks_by_ids(
         &self,
         job_list: &[::std::string::String],
         options: &get_tasks_by_ids::Options,
-    ) -> ::std::result::Result<
-        get_tasks_by_ids::Success,
-        ::codegen_runtime::Error<get_tasks_by_ids::Failure>,
-    > {
-        let request = Self::request_get_tasks_by_ids(job_list, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_tasks_by_ids(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_tasks_by_ids::Success,
+            ::codegen_runtime::Error<get_tasks_by_ids::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_tasks_by_ids(job_list, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_tasks_by_ids,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_tasks_by_ids(
@@ -2110,62 +1576,20 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_tasks_by_ids(
+    pub fn decode_get_tasks_by_ids(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_tasks_by_ids::Success,
         ::codegen_runtime::Error<get_tasks_by_ids::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_tasks_by_ids::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks_by_ids::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks_by_ids::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks_by_ids::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks_by_ids::Failure::NotFound(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_tasks_by_ids::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_tasks_by_ids::Success::Ok),
+            400u16 => response.err_json(get_tasks_by_ids::Failure::BadRequest),
+            401u16 => response.err_json(get_tasks_by_ids::Failure::Unauthorized),
+            403u16 => response.err_json(get_tasks_by_ids::Failure::Forbidden),
+            404u16 => response.err_json(get_tasks_by_ids::Failure::NotFound),
+            500u16 => response.err_json(get_tasks_by_ids::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Delete one or more jobs (tasks)
@@ -2179,16 +1603,21 @@ impl Client {
     /// every declared status.
     ///
     /// `DELETE /tasks/{job_list}` (DeleteTasks)
-    pub async fn delete_tasks(
+    pub fn delete_tasks(
         &self,
         job_list: &[::std::string::String],
-    ) -> ::std::result::Result<
-        delete_tasks::Success,
-        ::codegen_runtime::Error<delete_tasks::Failure>,
-    > {
-        let request = Self::request_delete_tasks(job_list)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_tasks(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_tasks::Success,
+            ::codegen_runtime::Error<delete_tasks::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_tasks(job_list),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_tasks,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_tasks(
@@ -2207,59 +1636,20 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_tasks(
+    pub fn decode_delete_tasks(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_tasks::Success,
         ::codegen_runtime::Error<delete_tasks::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(delete_tasks::Success::Ok),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_tasks::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_tasks::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_tasks::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_tasks::Failure::NotFound(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_tasks::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(delete_tasks::Failure::BadRequest),
+            401u16 => response.err_json(delete_tasks::Failure::Unauthorized),
+            403u16 => response.err_json(delete_tasks::Failure::Forbidden),
+            404u16 => response.err_json(delete_tasks::Failure::NotFound),
+            500u16 => response.err_json(delete_tasks::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// List jobs
@@ -2272,16 +1662,21 @@ impl Client {
     /// status.
     ///
     /// `GET /jobs` (GetJobs)
-    pub async fn get_jobs(
+    pub fn get_jobs(
         &self,
         options: &get_jobs::Options,
-    ) -> ::std::result::Result<
-        get_jobs::Success,
-        ::codegen_runtime::Error<get_jobs::Failure>,
-    > {
-        let request = Self::request_get_jobs(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_jobs(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_jobs::Success,
+            ::codegen_runtime::Error<get_jobs::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_jobs(options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_jobs,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_jobs(
@@ -2325,70 +1720,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_jobs(
+    pub fn decode_get_jobs(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_jobs::Success,
         ::codegen_runtime::Error<get_jobs::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_jobs::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_jobs::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_jobs::Success::Ok),
+            400u16 => response.err_json(get_jobs::Failure::BadRequest),
+            401u16 => response.err_json(get_jobs::Failure::Unauthorized),
+            403u16 => response.err_json(get_jobs::Failure::Forbidden),
+            404u16 => response.err_json(get_jobs::Failure::NotFound),
+            409u16 => response.err_json(get_jobs::Failure::Conflict),
+            500u16 => response.err_json(get_jobs::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Get a job
@@ -2400,17 +1746,22 @@ impl Client {
     /// `x-error-responses`, and `x-documented-statuses` lists every declared status.
     ///
     /// `GET /jobs/{id}` (GetJob)
-    pub async fn get_job(
+    pub fn get_job(
         &self,
         id: &str,
         options: &get_job::Options,
-    ) -> ::std::result::Result<
-        get_job::Success,
-        ::codegen_runtime::Error<get_job::Failure>,
-    > {
-        let request = Self::request_get_job(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_job(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_job::Success,
+            ::codegen_runtime::Error<get_job::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_job(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_job,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_job(
@@ -2454,70 +1805,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_job(
+    pub fn decode_get_job(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_job::Success,
         ::codegen_runtime::Error<get_job::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_job::Success::Ok(value))
-            }
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_job::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_job::Success::Ok),
+            400u16 => response.err_json(get_job::Failure::BadRequest),
+            401u16 => response.err_json(get_job::Failure::Unauthorized),
+            403u16 => response.err_json(get_job::Failure::Forbidden),
+            404u16 => response.err_json(get_job::Failure::NotFound),
+            409u16 => response.err_json(get_job::Failure::Conflict),
+            500u16 => response.err_json(get_job::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Cancel a job
@@ -2530,17 +1832,22 @@ impl Client {
     /// for `x-error-responses`, and `x-documented-statuses` lists every declared status.
     ///
     /// `PUT /jobs/{id}` (CancelJob)
-    pub async fn cancel_job(
+    pub fn cancel_job(
         &self,
         id: &str,
         body: &super::types::CancelJobRequest,
-    ) -> ::std::result::Result<
-        cancel_job::Success,
-        ::codegen_runtime::Error<cancel_job::Failure>,
-    > {
-        let request = Self::request_cancel_job(id, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_cancel_job(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            cancel_job::Success,
+            ::codegen_runtime::Error<cancel_job::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_cancel_job(id, body),
+                ::codegen_runtime::read_all,
+                Self::decode_cancel_job,
+            )
     }
     #[doc(hidden)]
     pub fn request_cancel_job(
@@ -2566,67 +1873,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_cancel_job(
+    pub fn decode_cancel_job(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         cancel_job::Success,
         ::codegen_runtime::Error<cancel_job::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(cancel_job::Success::Ok),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: cancel_job::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(cancel_job::Failure::BadRequest),
+            401u16 => response.err_json(cancel_job::Failure::Unauthorized),
+            403u16 => response.err_json(cancel_job::Failure::Forbidden),
+            404u16 => response.err_json(cancel_job::Failure::NotFound),
+            409u16 => response.err_json(cancel_job::Failure::Conflict),
+            500u16 => response.err_json(cancel_job::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Delete a job
@@ -2638,16 +1899,21 @@ impl Client {
     /// `x-documented-statuses` lists every declared status.
     ///
     /// `DELETE /jobs/{id}` (DeleteJob)
-    pub async fn delete_job(
+    pub fn delete_job(
         &self,
         id: &str,
-    ) -> ::std::result::Result<
-        delete_job::Success,
-        ::codegen_runtime::Error<delete_job::Failure>,
-    > {
-        let request = Self::request_delete_job(id)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_job(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_job::Success,
+            ::codegen_runtime::Error<delete_job::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_job(id),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_job,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_job(
@@ -2666,67 +1932,21 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_job(
+    pub fn decode_delete_job(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_job::Success,
         ::codegen_runtime::Error<delete_job::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
+        match response.status() {
             200u16 => ::std::result::Result::Ok(delete_job::Success::Ok),
-            400u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::BadRequest(value),
-                })
-            }
-            401u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::Unauthorized(value),
-                })
-            }
-            403u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::Forbidden(value),
-                })
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::NotFound(value),
-                })
-            }
-            409u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::Conflict(value),
-                })
-            }
-            500u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_job::Failure::InternalServerError(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            400u16 => response.err_json(delete_job::Failure::BadRequest),
+            401u16 => response.err_json(delete_job::Failure::Unauthorized),
+            403u16 => response.err_json(delete_job::Failure::Forbidden),
+            404u16 => response.err_json(delete_job::Failure::NotFound),
+            409u16 => response.err_json(delete_job::Failure::Conflict),
+            500u16 => response.err_json(delete_job::Failure::InternalServerError),
+            _ => response.unexpected_status(),
         }
     }
     /// Waits for the job that [`Client::manage_backup`] started: polls [`Client::get_job`] every `wait.interval` until the job reaches a terminal state or `wait.deadline` passes, and decodes the final answer.
@@ -2815,9 +2035,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::manage_backup`], to pass to [`Client::wait_for_manage_backup`].
     pub fn manage_backup_job_handle(
@@ -2924,9 +2142,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::apply_updates`], to pass to [`Client::wait_for_apply_updates`].
     pub fn apply_updates_job_handle(
@@ -3033,9 +2249,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::manage_updates`], to pass to [`Client::wait_for_manage_updates`].
     pub fn manage_updates_job_handle(
@@ -3142,9 +2356,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::create_os_image_import_job`], to pass to [`Client::wait_for_create_os_image_import_job`].
     pub fn create_os_image_import_job_job_handle(

@@ -9,46 +9,104 @@
 )]
 /// `action=acquire`. The LXCA REST reference's table spells the member `fixid`; its example, the
 /// Python client and the Ruby client send `fixids`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct AcquireUpdatesRequest {
     /// IDs of one or more update packages. An item may itself be a comma-separated list (the
     /// reference example and pylxca send one string of comma-separated ids).
     pub fixids: ::std::vec::Vec<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for AcquireUpdatesRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AcquireUpdatesRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            fixids: object.required("fixids")?,
+        })
+    }
+}
 /// Appliance information. Assumption: only `appliance` and `appliance_states` are described; other
 /// members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Aicc {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance: ::std::option::Option<AiccAppliance>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance_states: ::std::option::Option<
         ::std::vec::Vec<AiccApplianceStatesItem>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Aicc {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Aicc")?;
+        ::std::result::Result::Ok(Self {
+            appliance: object.optional("appliance")?,
+            appliance_states: object.optional("appliance_states")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AiccAppliance {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub build: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for AiccAppliance {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "AiccAppliance")?;
+        ::std::result::Result::Ok(Self {
+            build: object.optional("build")?,
+            date: object.optional("date")?,
+            name: object.optional("name")?,
+            runlevel: object.optional("runlevel")?,
+            status: object.optional("status")?,
+            uuid: object.optional("uuid")?,
+            version: object.optional("version")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct AiccApplianceStatesItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for AiccApplianceStatesItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "AiccApplianceStatesItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            description: object.optional("description")?,
+            runlevel: object.optional("runlevel")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -103,134 +161,199 @@ impl<'de> ::serde::Deserialize<'de> for ApplyUpdatesAction {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ApplyUpdatesRequest {
     /// Update ID. You can specify only one update ID.
     pub fixids: ::std::vec::Vec<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for ApplyUpdatesRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ApplyUpdatesRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            fixids: object.required("fixids")?,
+        })
+    }
+}
 /// A backup. Assumption: the attributes are those the LXCA REST reference lists before its table is
 /// cut, plus `uuid`, `size` and `location` from vendor-notes.md (types assumed: strings); other
 /// members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Backup {
     /// UUID of the backup (used by PUT /managementServer/data).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Date and time when the backup was created.
     #[serde(
         rename = "backupDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_date: ::std::option::Option<::std::string::String>,
     /// Name of the user that created the backup.
     #[serde(
         rename = "backupRequestedBy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_requested_by: ::std::option::Option<::std::string::String>,
     /// Number of managed chassis in the backup.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub chassis: ::std::option::Option<::std::string::String>,
     /// Checksum that is used to verify the backup content.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub checksum: ::std::option::Option<::std::string::String>,
     /// Indicates whether DHCP mode is enabled on the XClarity Administrator instance that was backed up.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp: ::std::option::Option<bool>,
     /// Network interface that uses DHCP (for example, "eth0"); empty if DHCP mode is disabled.
-    #[serde(
-        rename = "dhcpEth",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dhcpEth", skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp_eth: ::std::option::Option<::std::string::String>,
     /// MAC address of the network interface that uses DHCP; empty if DHCP mode is disabled.
-    #[serde(
-        rename = "dhcpMac",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "dhcpMac", skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp_mac: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth0 interface.
-    #[serde(
-        rename = "eth0IPv4",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "eth0IPv4", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth0_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth0 interface.
-    #[serde(
-        rename = "eth0IPv6",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "eth0IPv6", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth0_i_pv6: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth1 interface.
-    #[serde(
-        rename = "eth1IPv4",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "eth1IPv4", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth1_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth1 interface.
-    #[serde(
-        rename = "eth1IPv6",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "eth1IPv6", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth1_i_pv6: ::std::option::Option<::std::string::String>,
     /// Name of the XClarity Administrator backup.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub filename: ::std::option::Option<::std::string::String>,
     /// Total size of all firmware-update packages that are included in the backup.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub firmware: ::std::option::Option<::std::string::String>,
     /// Size of the backup.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<::std::string::String>,
     /// Where the backup is stored (the local repository or a remote share).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Backup {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Backup")?;
+        ::std::result::Result::Ok(Self {
+            uuid: object.optional("uuid")?,
+            backup_date: object.optional("backupDate")?,
+            backup_requested_by: object.optional("backupRequestedBy")?,
+            chassis: object.optional("chassis")?,
+            checksum: object.optional("checksum")?,
+            dhcp: object.optional("dhcp")?,
+            dhcp_eth: object.optional("dhcpEth")?,
+            dhcp_mac: object.optional("dhcpMac")?,
+            eth0_i_pv4: object.optional("eth0IPv4")?,
+            eth0_i_pv6: object.optional("eth0IPv6")?,
+            eth1_i_pv4: object.optional("eth1IPv4")?,
+            eth1_i_pv6: object.optional("eth1IPv6")?,
+            filename: object.optional("filename")?,
+            firmware: object.optional("firmware")?,
+            size: object.optional("size")?,
+            location: object.optional("location")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupActionResponse {
     /// ID of the job that was created to track the action progress. Returned only when an
     /// operation is started (`action=start`); if no job was created, this attribute is empty or
     /// absent. Use GET /tasks/{job_list} or GET /jobs/{id} to determine the status of the job.
-    #[serde(
-        rename = "jobId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "jobId", skip_serializing_if = "::std::option::Option::is_none")]
     pub job_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about the error message. Assumption: the table types it "Object", but both
     /// examples show an array (`"message": []`), so it is an array of messages.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::vec::Vec<Message>>,
+}
+impl<'de> ::serde::Deserialize<'de> for BackupActionResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "BackupActionResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            job_id: object.optional("jobId")?,
+            result: object.optional("result")?,
+            message: object.optional("message")?,
+        })
+    }
 }
 /// `action=import`: the backup package. The LXCA REST reference's table names the attribute
 /// `filename`; its example sends the file in part `uploadedfile` (with its file name), which this
 /// schema follows.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct BackupFileUpload {
     /// The backup package (for example LXCA_backup_Jul20.tar).
     pub uploadedfile: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BackupFileUpload {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "BackupFileUpload",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uploadedfile: object.required("uploadedfile")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct BackupList {
     /// Information about each backup.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub backups: ::std::option::Option<::std::vec::Vec<Backup>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for BackupList {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "BackupList")?;
+        ::std::result::Result::Ok(Self {
+            backups: object.optional("backups")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CancelJobRequest {
     /// Always "true".
     #[serde(rename = "cancelRequest")]
     pub cancel_request: CancelJobRequestCancelRequest,
+}
+impl<'de> ::serde::Deserialize<'de> for CancelJobRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancelJobRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            cancel_request: object.required("cancelRequest")?,
+        })
+    }
 }
 /// Always "true".
 ///
@@ -288,12 +411,27 @@ impl<'de> ::serde::Deserialize<'de> for CancelJobRequestCancelRequest {
     }
 }
 /// Cancel the push operation that is in progress. Takes no other attribute.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CancelPushRequest {
     /// `cancel`. Cancel the push operation that is in progress.
     pub action: CancelPushRequestAction,
     /// `push`.
     pub operation: CancelPushRequestOperation,
+}
+impl<'de> ::serde::Deserialize<'de> for CancelPushRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancelPushRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("action")?,
+            operation: object.required("operation")?,
+        })
+    }
 }
 /// `cancel`. Cancel the push operation that is in progress.
 ///
@@ -405,12 +543,27 @@ impl<'de> ::serde::Deserialize<'de> for CancelPushRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CancelTasksRequest {
     /// `cancel`. Cancels the specified jobs.
     pub action: CancelTasksRequestAction,
     /// One or more job IDs.
     pub list: ::std::vec::Vec<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for CancelTasksRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CancelTasksRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("action")?,
+            list: object.required("list")?,
+        })
+    }
 }
 /// `cancel`. Cancels the specified jobs.
 ///
@@ -468,7 +621,7 @@ impl<'de> ::serde::Deserialize<'de> for CancelTasksRequestAction {
     }
 }
 /// Copy or move a backup.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CopyOrMoveBackupRequest {
     /// `start`. Starts a job to copy or move the backup.
     pub action: CopyOrMoveBackupRequestAction,
@@ -484,6 +637,23 @@ pub struct CopyOrMoveBackupRequest {
     pub operation: CopyOrMoveBackupRequestOperation,
     /// UUID of the backup. To obtain the UUID, use GET /managementServer/data.
     pub uuid: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for CopyOrMoveBackupRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CopyOrMoveBackupRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("action")?,
+            destination: object.required("destination")?,
+            operation: object.required("operation")?,
+            uuid: object.required("uuid")?,
+        })
+    }
 }
 /// `start`. Starts a job to copy or move the backup.
 ///
@@ -601,7 +771,7 @@ impl<'de> ::serde::Deserialize<'de> for CopyOrMoveBackupRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CreateOsImageImportJobRequest {
     /// Always `Init`. The LXCA REST reference writes "This value must be init"; the Python and
     /// Ruby clients send `Init`.
@@ -609,12 +779,23 @@ pub struct CreateOsImageImportJobRequest {
     pub action: CreateOsImageImportJobRequestAction,
     /// Size of the file to be imported (in bytes). vendor-notes.md shows a number, the LXCA REST
     /// reference types it String; both are accepted.
-    #[serde(
-        rename = "fileSize",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_size: ::std::option::Option<CreateOsImageImportJobRequestFileSize>,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateOsImageImportJobRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateOsImageImportJobRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("Action")?,
+            file_size: object.optional("fileSize")?,
+        })
+    }
 }
 /// Always `Init`. The LXCA REST reference writes "This value must be init"; the Python and
 /// Ruby clients send `Init`.
@@ -683,7 +864,7 @@ pub enum CreateOsImageImportJobRequestFileSize {
     V0(i64),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CreateSessionRequest {
     /// User name for the account to be used to log in to Lenovo XClarity Administrator.
     #[serde(rename = "UserId")]
@@ -691,15 +872,42 @@ pub struct CreateSessionRequest {
     /// Password for the user account.
     pub password: ::codegen_runtime::Secret,
 }
+impl<'de> ::serde::Deserialize<'de> for CreateSessionRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CreateSessionRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            user_id: object.required("UserId")?,
+            password: object.required("password")?,
+        })
+    }
+}
 /// The error envelope of LXCA: `result` and `messages[]`. Assumption: both are required, as in
 /// every documented error body; the backup excerpt names the member `message` for its success
 /// body (see BackupActionResponse) and its error bodies are assumed to use `messages` like every
 /// other endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Error {
     pub result: Result,
     /// Information about one or more messages.
     pub messages: ::std::vec::Vec<Message>,
+}
+impl<'de> ::serde::Deserialize<'de> for Error {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Error")?;
+        ::std::result::Result::Ok(Self {
+            result: object.required("result")?,
+            messages: object.required("messages")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -1226,17 +1434,32 @@ impl<'de> ::serde::Deserialize<'de> for ImportUpdateFilesAction {
 }
 /// `action=import`. The Python and Ruby clients send `files`; the LXCA REST reference shows
 /// `size`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct ImportUpdatesRequest {
     /// The files that will be uploaded.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub files: ::std::option::Option<::std::vec::Vec<UpdateImportFile>>,
     /// Total size, in bytes, of the file to be imported.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
+impl<'de> ::serde::Deserialize<'de> for ImportUpdatesRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ImportUpdatesRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            files: object.optional("files")?,
+            size: object.optional("size")?,
+        })
+    }
+}
 /// A job (the Ruby client's API Blueprint and vendor-notes.md). Other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Job {
     /// Job ID.
     pub id: ::std::string::String,
@@ -1244,91 +1467,100 @@ pub struct Job {
     /// Whether the job can be cancelled.
     #[serde(
         rename = "isCancelable",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub is_cancelable: ::std::option::Option<bool>,
     /// User that cancelled the job, or empty.
     #[serde(
         rename = "cancelledBy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancelled_by: ::std::option::Option<::std::string::String>,
     /// URI that cancels the job, or empty.
     #[serde(
         rename = "cancelURI",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub cancel_uri: ::std::option::Option<::std::string::String>,
     /// Job category (for example MANAGEMENT).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub category: ::std::option::Option<::std::string::String>,
     /// User that created the job.
     #[serde(
         rename = "createdBy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the job started (for example 2017-05-19T15:08:34Z).
     #[serde(
         rename = "startTime",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the job ended.
-    #[serde(
-        rename = "endTime",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "endTime", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Bundle of the job's messages.
     #[serde(
         rename = "messageBundle",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
     /// Translated job name.
     #[serde(
         rename = "messageDisplay",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_display: ::std::option::Option<::std::string::String>,
     /// Message ID of the job name.
     #[serde(
         rename = "messageID",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_id: ::std::option::Option<::std::string::String>,
     /// Parameters of the job name.
     #[serde(
         rename = "messageParameters",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_parameters: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Job type.
-    #[serde(
-        rename = "typeId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "typeId", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_id: ::std::option::Option<i64>,
     /// UUID of the resource the job acts on.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Whether the job is a legacy job.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub legacy: ::std::option::Option<bool>,
+}
+impl<'de> ::serde::Deserialize<'de> for Job {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Job")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            status: object.required("status")?,
+            is_cancelable: object.optional("isCancelable")?,
+            cancelled_by: object.optional("cancelledBy")?,
+            cancel_uri: object.optional("cancelURI")?,
+            category: object.optional("category")?,
+            created_by: object.optional("createdBy")?,
+            start_time: object.optional("startTime")?,
+            end_time: object.optional("endTime")?,
+            message_bundle: object.optional("messageBundle")?,
+            message_display: object.optional("messageDisplay")?,
+            message_id: object.optional("messageID")?,
+            message_parameters: object.optional("messageParameters")?,
+            type_id: object.optional("typeId")?,
+            uuid: object.optional("uuid")?,
+            legacy: object.optional("legacy")?,
+        })
+    }
 }
 /// State of a job (vendor-notes.md).
 ///
@@ -1413,39 +1645,66 @@ impl<'de> ::serde::Deserialize<'de> for JobState {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct JobStatus {
     pub state: JobState,
     /// Percentage complete (0-100).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Subjobs.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub substatus: ::std::option::Option<::std::vec::Vec<Job>>,
     /// Messages that describe the outcome.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::vec::Vec<JobStatusDescriptionItem>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for JobStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "JobStatus")?;
+        ::std::result::Result::Ok(Self {
+            state: object.required("state")?,
+            percentage: object.optional("percentage")?,
+            substatus: object.optional("substatus")?,
+            description: object.optional("description")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct JobStatusDescriptionItem {
     #[serde(
         rename = "messageID",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_id: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "messageDisplay",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_display: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "messageBundle",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for JobStatusDescriptionItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "JobStatusDescriptionItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            message_id: object.optional("messageID")?,
+            message_display: object.optional("messageDisplay")?,
+            message_bundle: object.optional("messageBundle")?,
+        })
+    }
 }
 /// One of three requests; exactly one matches a valid body, so an invalid combination (a cancel
 /// with a destination, a copy without a uuid, a push of `operation: copy`...) is rejected.
@@ -1534,20 +1793,34 @@ pub enum ManageUpdatesRequest {
 }
 /// A message. Assumption: `id` and `text` are always present (every example has them);
 /// `explanation` and `recovery` are optional (the updates examples omit them).
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Message {
     /// Message identifier of a returned message.
     pub id: ::std::string::String,
     /// Message text associated with the message identifier.
     pub text: ::std::string::String,
     /// Additional information to clarify the reason for the message.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub explanation: ::std::option::Option<::std::string::String>,
     /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
     /// every example (the excerpts' and the notes') shows a single object, so both forms are
     /// accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub recovery: ::std::option::Option<MessageRecovery>,
+}
+impl<'de> ::serde::Deserialize<'de> for Message {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Message")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            text: object.required("text")?,
+            explanation: object.optional("explanation")?,
+            recovery: object.optional("recovery")?,
+        })
+    }
 }
 /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
 /// every example (the excerpts' and the notes') shows a single object, so both forms are
@@ -1565,25 +1838,39 @@ pub enum MessageRecovery {
 /// `checksumValue` in its query-parameter table but says each "is added as an item of the
 /// multi-part body", as its request example does; they are parts here. The Python client also
 /// sends a text part `name` with the value `uploadedfile`; extra parts are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct OsImageFileUpload {
     /// Type of checksum to be used (the excerpt's example: `MD5`).
     /// Assumption: the excerpt cuts the value list; MD5, SHA1 and SHA256 are assumed.
     #[serde(
         rename = "checksumType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub checksum_type: ::std::option::Option<OsImageFileUploadChecksumType>,
     /// Checksum string of the .ISO file.
     #[serde(
         rename = "checksumValue",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub checksum_value: ::std::option::Option<::std::string::String>,
     /// The file to import (for example redhat7.0.iso).
     pub uploadedfile: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for OsImageFileUpload {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OsImageFileUpload",
+        )?;
+        ::std::result::Result::Ok(Self {
+            checksum_type: object.optional("checksumType")?,
+            checksum_value: object.optional("checksumValue")?,
+            uploadedfile: object.required("uploadedfile")?,
+        })
+    }
 }
 /// Type of checksum to be used (the excerpt's example: `MD5`).
 /// Assumption: the excerpt cuts the value list; MD5, SHA1 and SHA256 are assumed.
@@ -1651,75 +1938,147 @@ impl<'de> ::serde::Deserialize<'de> for OsImageFileUploadChecksumType {
 }
 /// Answer of POST /osImages. Assumption: `jobId` is a string (as in the other LXCA job answers);
 /// `result` and `messages` follow the usual envelope.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct OsImageImportJob {
     /// ID of the import job; pass it to POST /files/osImages?jobId={job_id}.
     #[serde(rename = "jobId")]
     pub job_id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for OsImageImportJob {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OsImageImportJob",
+        )?;
+        ::std::result::Result::Ok(Self {
+            job_id: object.required("jobId")?,
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OsImageImportResult {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Identifier of the file that was successfully imported.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fileid: ::std::option::Option<::std::string::String>,
     /// Information about one or more messages.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
+}
+impl<'de> ::serde::Deserialize<'de> for OsImageImportResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OsImageImportResult",
+        )?;
+        ::std::result::Result::Ok(Self {
+            result: object.optional("result")?,
+            fileid: object.optional("fileid")?,
+            messages: object.optional("messages")?,
+        })
+    }
 }
 /// The OS images repository. Assumption: only `bootFiles` is described (the rest of the LXCA REST
 /// reference table was not available); other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OsImages {
     /// List of boot-option files that are imported and available to the OS image profiles.
     #[serde(
         rename = "bootFiles",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub boot_files: ::std::option::Option<::std::vec::Vec<OsImagesBootFilesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for OsImages {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "OsImages")?;
+        ::std::result::Result::Ok(Self {
+            boot_files: object.optional("bootFiles")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct OsImagesBootFilesItem {
     /// ID of the OS bundle from which the boot file was imported.
-    #[serde(
-        rename = "bundleId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "bundleId", skip_serializing_if = "::std::option::Option::is_none")]
     pub bundle_id: ::std::option::Option<::std::string::String>,
     /// Boot-option file description.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Boot-option file identifier.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     /// Boot-option file name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The operating system that is associated with the boot-options file (for example `win`).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub os: ::std::option::Option<::std::string::String>,
     /// Operating system release.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub osrelease: ::std::option::Option<::std::string::String>,
     /// Size, in bytes.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
+impl<'de> ::serde::Deserialize<'de> for OsImagesBootFilesItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "OsImagesBootFilesItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            bundle_id: object.optional("bundleId")?,
+            description: object.optional("description")?,
+            id: object.optional("id")?,
+            name: object.optional("name")?,
+            os: object.optional("os")?,
+            osrelease: object.optional("osrelease")?,
+            size: object.optional("size")?,
+        })
+    }
+}
 /// `action=process`: validate and prepare the backup.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ProcessBackupRequest {
     /// Package passphrase that was specified by the user.
     pub passphrase: ::codegen_runtime::Secret,
 }
+impl<'de> ::serde::Deserialize<'de> for ProcessBackupRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ProcessBackupRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            passphrase: object.required("passphrase")?,
+        })
+    }
+}
 /// Push a backup to another XClarity Administrator instance.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct PushBackupRequest {
     /// `start`. Start the push operation. This method creates a job to perform the operation.
     pub action: PushBackupRequestAction,
@@ -1729,6 +2088,23 @@ pub struct PushBackupRequest {
     pub operation: PushBackupRequestOperation,
     /// UUID of the backup. To obtain the UUID, use GET /managementServer/data.
     pub uuid: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for PushBackupRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PushBackupRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.required("action")?,
+            destination: object.required("destination")?,
+            operation: object.required("operation")?,
+            uuid: object.required("uuid")?,
+        })
+    }
 }
 /// `start`. Start the push operation. This method creates a job to perform the operation.
 ///
@@ -1840,24 +2216,46 @@ impl<'de> ::serde::Deserialize<'de> for PushBackupRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Recovery {
     /// User actions that can be taken to recover from the event.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub text: ::std::option::Option<::std::string::String>,
     /// Link to the help system for more information, if available.
-    #[serde(
-        rename = "URL",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "URL", skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for Recovery {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Recovery")?;
+        ::std::result::Result::Ok(Self {
+            text: object.optional("text")?,
+            url: object.optional("URL")?,
+        })
+    }
+}
 /// `action=refresh`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RefreshUpdatesRequest {
     /// For management-server updates, this is always "lxca".
     pub mts: ::std::vec::Vec<RefreshUpdatesRequestMtsItem>,
+}
+impl<'de> ::serde::Deserialize<'de> for RefreshUpdatesRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RefreshUpdatesRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mts: object.required("mts")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -1913,13 +2311,28 @@ impl<'de> ::serde::Deserialize<'de> for RefreshUpdatesRequestMtsItem {
     }
 }
 /// Import the file from a remote file server.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RemoteFileImportRequest {
     /// Profile ID for the remote file server (GET /osImages/remoteFileServers).
     #[serde(rename = "serverId")]
     pub server_id: ::std::string::String,
     /// Full path to the OS image on the remote file server.
     pub path: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for RemoteFileImportRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "RemoteFileImportRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            server_id: object.required("serverId")?,
+            path: object.required("path")?,
+        })
+    }
 }
 /// Result of the request.
 /// - `success`. The request completed successfully.
@@ -2001,125 +2414,185 @@ impl<'de> ::serde::Deserialize<'de> for Result {
 /// name `id`, `csrf`, `UserId`, `inactivityTimeout`, `Address`, `authenticationServer` and
 /// `created`; their types are assumed (strings, `inactivityTimeout` in minutes as an integer), and
 /// other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Session {
     /// Session id (the value of the `JSESSIONID` cookie).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::codegen_runtime::Secret>,
     /// CSRF token (the value of the `csrf` cookie and of the `X-Csrf-Token` header).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub csrf: ::std::option::Option<::codegen_runtime::Secret>,
     /// User name of the session.
-    #[serde(
-        rename = "UserId",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "UserId", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_id: ::std::option::Option<::std::string::String>,
     /// Inactivity timeout of the session, in minutes (1440 by default).
     #[serde(
         rename = "inactivityTimeout",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub inactivity_timeout: ::std::option::Option<i64>,
     /// IP address of the server from which the user is connected.
-    #[serde(
-        rename = "Address",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "Address", skip_serializing_if = "::std::option::Option::is_none")]
     pub address: ::std::option::Option<::std::string::String>,
     /// IP address of the authentication server.
     #[serde(
         rename = "authenticationServer",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub authentication_server: ::std::option::Option<::std::string::String>,
     /// Date and time when the user logged in and the session was created.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Session {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Session")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            csrf: object.optional("csrf")?,
+            user_id: object.optional("UserId")?,
+            inactivity_timeout: object.optional("inactivityTimeout")?,
+            address: object.optional("Address")?,
+            authentication_server: object.optional("authenticationServer")?,
+            created: object.optional("created")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SessionResponse {
     /// Information about the session.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub response: ::std::option::Option<SessionResponseResponse>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
+impl<'de> ::serde::Deserialize<'de> for SessionResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "SessionResponse")?;
+        ::std::result::Result::Ok(Self {
+            response: object.optional("response")?,
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+        })
+    }
+}
 /// Information about the session.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct SessionResponseResponse {
     /// Indicates whether the password must be changed the next time this user ID is used to
     /// log in (`true`: it must be changed; `false`: it is not required to be changed).
     #[serde(
         rename = "pwChangeRequired",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pw_change_required: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub session: ::std::option::Option<Session>,
 }
+impl<'de> ::serde::Deserialize<'de> for SessionResponseResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SessionResponseResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            pw_change_required: object.optional("pwChangeRequired")?,
+            session: object.optional("session")?,
+        })
+    }
+}
 /// The `result` + `messages` envelope of a successful request.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct StatusResponse {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about one or more messages.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
+}
+impl<'de> ::serde::Deserialize<'de> for StatusResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "StatusResponse")?;
+        ::std::result::Result::Ok(Self {
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+        })
+    }
 }
 /// A job seen as a task. Assumption: vendor-notes.md lists the fields seen, not the full set
 /// (marked unconfirmed), so other members are allowed; the types of `percentage` (integer),
 /// `complete` (boolean) and `messages` (items left open) are assumed.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Task {
     /// Job (task) uid.
     #[serde(rename = "jobUID")]
     pub job_uid: ::std::string::String,
     /// Task name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<TaskStatus>,
     /// Percentage complete.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Whether the task is complete.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub complete: ::std::option::Option<bool>,
     /// Subtasks (absent with `compact=true`).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub children: ::std::option::Option<::std::vec::Vec<Task>>,
     /// User that created the task.
     #[serde(
         rename = "createdBy",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the task started.
     #[serde(
         rename = "startTime",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the task ended.
-    #[serde(
-        rename = "endTime",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "endTime", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Task messages.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
+}
+impl<'de> ::serde::Deserialize<'de> for Task {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Task")?;
+        ::std::result::Result::Ok(Self {
+            job_uid: object.required("jobUID")?,
+            name: object.optional("name")?,
+            status: object.optional("status")?,
+            percentage: object.optional("percentage")?,
+            complete: object.optional("complete")?,
+            children: object.optional("children")?,
+            created_by: object.optional("createdBy")?,
+            start_time: object.optional("startTime")?,
+            end_time: object.optional("endTime")?,
+            messages: object.optional("messages")?,
+        })
+    }
 }
 /// Status of a task. Assumption: the task status values are unconfirmed (vendor-notes.md); the
 /// job state names are assumed.
@@ -2208,303 +2681,501 @@ impl<'de> ::serde::Deserialize<'de> for TaskStatus {
 /// The readme or change-history file of an update (`filetype`). Assumption: the table lists
 /// `value` after the children of `status`, and the example nests it inside `status`; both places
 /// are accepted.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct UpdateFile {
     /// File type (the example shows `readme`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
     pub field: ::std::string::String,
     /// ID of the update package.
     pub fixid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateFileStatus>,
     /// Contents of the file.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for UpdateFile {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "UpdateFile")?;
+        ::std::result::Result::Ok(Self {
+            field: object.required("field")?,
+            fixid: object.required("fixid")?,
+            status: object.optional("status")?,
+            value: object.optional("value")?,
+        })
+    }
 }
 /// Information about one or more messages, and the file contents (as in the example).
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateFileStatus {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
     /// Contents of the file.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateFileStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateFileStatus",
+        )?;
+        ::std::result::Result::Ok(Self {
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+            value: object.optional("value")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct UpdateFilesUpload {
     /// The update files (one part per file, for example the .xml, .chg, .txt and .tgz of a package).
     #[serde(rename = "uploadedfile[]")]
     pub uploadedfile: ::std::vec::Vec<::std::string::String>,
     /// Size of the update file to be imported (in bytes).
-    #[serde(
-        rename = "fileSize",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_size: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateFilesUpload {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateFilesUpload",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uploadedfile: object.required("uploadedfile[]")?,
+            file_size: object.optional("fileSize")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateHistoryEntry {
     /// Update build number.
     #[serde(
         rename = "buildNumber",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied.
     #[serde(
         rename = "dateApplied",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub date_applied: ::std::option::Option<::std::string::String>,
     /// Short description of the update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Detailed description of the update.
     #[serde(
         rename = "detailInfo",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub detail_info: ::std::option::Option<::std::string::String>,
     /// Update file name.
-    #[serde(
-        rename = "fileName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fileName", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_name: ::std::option::Option<::std::string::String>,
     /// Type of update (for example `base install`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub flavor: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied and failed.
     #[serde(
         rename = "installationFailedDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub installation_failed_date: ::std::option::Option<::std::string::String>,
     /// XClarity Administrator version.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateHistoryEntry {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateHistoryEntry",
+        )?;
+        ::std::result::Result::Ok(Self {
+            build_number: object.optional("buildNumber")?,
+            date_applied: object.optional("dateApplied")?,
+            description: object.optional("description")?,
+            detail_info: object.optional("detailInfo")?,
+            file_name: object.optional("fileName")?,
+            flavor: object.optional("flavor")?,
+            installation_failed_date: object.optional("installationFailedDate")?,
+            version: object.optional("version")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct UpdateImportFile {
     /// Position of the file in the upload.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub index: ::std::option::Option<i64>,
     /// File name.
     pub name: ::std::string::String,
     /// File size, in bytes.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
     /// Media type of the file (text/plain .txt, text/xml .xml, application/octet-stream .chg, application/x-compressed .tgz).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for UpdateImportFile {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateImportFile",
+        )?;
+        ::std::result::Result::Ok(Self {
+            index: object.optional("index")?,
+            name: object.required("name")?,
+            size: object.optional("size")?,
+            r#type: object.optional("type")?,
+        })
+    }
 }
 /// Information about specific updates (`key`, `action=status` or no query). Only the members
 /// selected by `key` are present. Assumption: the table types `actions` and `keys` "Object" and
 /// `filetypes` "String", but the example shows arrays, which this schema follows. It never
 /// carries `field`, which tells it apart from UpdateFile.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateInfo {
     /// Information about the actions that are supported by the specified update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub actions: ::std::option::Option<::std::vec::Vec<UpdateInfoActionsItem>>,
     /// File types that are supported by the specified update (the example shows `change`, `readme`).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub filetypes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Information about the specified key values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub keys: ::std::option::Option<::std::vec::Vec<UpdateInfoKeysItem>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateRepositoryStatus>,
     /// Information about the update package.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub update: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateInfo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "UpdateInfo")?;
+        ::std::result::Result::Ok(Self {
+            actions: object.optional("actions")?,
+            filetypes: object.optional("filetypes")?,
+            keys: object.optional("keys")?,
+            status: object.optional("status")?,
+            update: object.optional("update")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateInfoActionsItem {
     /// Action to take (the example shows `acquire`, `apply`, `delete`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub action: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for UpdateInfoActionsItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateInfoActionsItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            action: object.optional("action")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateInfoKeysItem {
     /// Key values for this request (the example shows `actions`, `update`, `filetypes`,
     /// `keys`). Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdateInfoKeysItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateInfoKeysItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            key: object.optional("key")?,
+        })
+    }
+}
 /// An update package. The string flags hold "true" or "false" in the example.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdatePackage {
     /// Identifies whether the management-server update can be installed.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub applyable: ::std::option::Option<::std::string::String>,
     /// Update package build number.
     #[serde(
         rename = "buildNumber",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Build type.
     #[serde(
         rename = "buildType",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub build_type: ::std::option::Option<::std::string::String>,
     /// Identifies whether a change-history file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub change: ::std::option::Option<::std::string::String>,
     /// Component name that is defined in the XML file.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub comp: ::std::option::Option<::std::string::String>,
     /// Size of the downloaded update package.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub downloadedsize: ::std::option::Option<i64>,
     /// Error message when downloading.
-    #[serde(
-        rename = "errorMsg",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "errorMsg", skip_serializing_if = "::std::option::Option::is_none")]
     pub error_msg: ::std::option::Option<::std::string::String>,
     /// Update package ID.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fixid: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package is the latest package for the component in the
     /// repository. Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub latest: ::std::option::Option<::std::string::String>,
     /// Update package name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Name of the XML file the package was described in (the table gives no description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub origin: ::std::option::Option<::std::string::String>,
     /// Identifies whether a payload file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub payload: ::std::option::Option<::std::string::String>,
     /// Name of the payload file.
     #[serde(
         rename = "payloadFilename",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub payload_filename: ::std::option::Option<::std::string::String>,
     /// Download percentage if the package is downloading.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Package readable name (for example, Lenovo XClarity Administrator Pack for Flex CMM and Switches).
     #[serde(
         rename = "readableName",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub readable_name: ::std::option::Option<::std::string::String>,
     /// Identifies whether a readme file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub readme: ::std::option::Option<::std::string::String>,
     /// Date when the update package was released.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub releasedate: ::std::option::Option<::std::string::String>,
     /// Update severity. Assumption: the value list is cut from the excerpt; any integer is
     /// accepted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub severity: ::std::option::Option<i64>,
     /// Package status.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package can be downloaded from the web.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
     #[serde(
         rename = "supportDownload",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub support_download: ::std::option::Option<::std::string::String>,
     /// Total size of the update package.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub totalsize: ::std::option::Option<i64>,
     /// Update package version.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdatePackage {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "UpdatePackage")?;
+        ::std::result::Result::Ok(Self {
+            applyable: object.optional("applyable")?,
+            build_number: object.optional("buildNumber")?,
+            build_type: object.optional("buildType")?,
+            change: object.optional("change")?,
+            comp: object.optional("comp")?,
+            downloadedsize: object.optional("downloadedsize")?,
+            error_msg: object.optional("errorMsg")?,
+            fixid: object.optional("fixid")?,
+            latest: object.optional("latest")?,
+            name: object.optional("name")?,
+            origin: object.optional("origin")?,
+            payload: object.optional("payload")?,
+            payload_filename: object.optional("payloadFilename")?,
+            percentage: object.optional("percentage")?,
+            readable_name: object.optional("readableName")?,
+            readme: object.optional("readme")?,
+            releasedate: object.optional("releasedate")?,
+            severity: object.optional("severity")?,
+            state: object.optional("state")?,
+            support_download: object.optional("supportDownload")?,
+            totalsize: object.optional("totalsize")?,
+            version: object.optional("version")?,
+        })
+    }
+}
 /// Information about one or more messages.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdateRepositoryStatus {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
+}
+impl<'de> ::serde::Deserialize<'de> for UpdateRepositoryStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdateRepositoryStatus",
+        )?;
+        ::std::result::Result::Ok(Self {
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+        })
+    }
 }
 /// Answer of a started updates operation. Assumption: the job ID member is `jobid` (lower case)
 /// for every action, as vendor-notes.md documents for `action=import`; `result` and `messages`
 /// follow the usual envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdatesJobResponse {
     /// ID of the job that was created to perform the operation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub jobid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
+}
+impl<'de> ::serde::Deserialize<'de> for UpdatesJobResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdatesJobResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            jobid: object.optional("jobid")?,
+            result: object.optional("result")?,
+            messages: object.optional("messages")?,
+        })
+    }
 }
 /// Management-server updates repository; `key` selects the members. Assumption: the LXCA REST
 /// reference types `history` "Object" while describing a list of applied updates; it is modelled
 /// as an array. `updates` is assumed to list packages in the UpdatePackage shape. Other members
 /// are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdatesRepository {
     /// Current version of XClarity Administrator.
     #[serde(
         rename = "currentVersion",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub current_version: ::std::option::Option<::std::string::String>,
     /// Management-server update history.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub history: ::std::option::Option<::std::vec::Vec<UpdateHistoryEntry>>,
     /// Directory of the management-server updates repository.
     #[serde(
         rename = "importDir",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub import_dir: ::std::option::Option<::std::string::String>,
     /// Information about the size of the management-server updates repository.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<UpdatesRepositorySize>,
     /// Date when the last update was performed.
     #[serde(
         rename = "updatedDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub updated_date: ::std::option::Option<::std::string::String>,
     /// Information about all updates packages.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub updates: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
+impl<'de> ::serde::Deserialize<'de> for UpdatesRepository {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdatesRepository",
+        )?;
+        ::std::result::Result::Ok(Self {
+            current_version: object.optional("currentVersion")?,
+            history: object.optional("history")?,
+            import_dir: object.optional("importDir")?,
+            size: object.optional("size")?,
+            updated_date: object.optional("updatedDate")?,
+            updates: object.optional("updates")?,
+        })
+    }
+}
 /// Information about the size of the management-server updates repository.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UpdatesRepositorySize {
     /// Allotted size, in bytes.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub allotment: ::std::option::Option<i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for UpdatesRepositorySize {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "UpdatesRepositorySize",
+        )?;
+        ::std::result::Result::Ok(Self {
+            allotment: object.optional("allotment")?,
+        })
+    }
 }

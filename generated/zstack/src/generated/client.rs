@@ -44,16 +44,21 @@ impl Client {
     /// Opens a session. Every later call sends `Authorization: OAuth <inventory.uuid>`. The call is synchronous and needs no `Authorization` header.
     ///
     /// `PUT /v1/accounts/login` (LogInByAccount)
-    pub async fn log_in_by_account(
+    pub fn log_in_by_account(
         &self,
         body: &super::types::LogInByAccountRequest,
-    ) -> ::std::result::Result<
-        log_in_by_account::Success,
-        ::codegen_runtime::Error<log_in_by_account::Failure>,
-    > {
-        let request = Self::request_log_in_by_account(body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_log_in_by_account(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            log_in_by_account::Success,
+            ::codegen_runtime::Error<log_in_by_account::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_log_in_by_account(body),
+                ::codegen_runtime::read_all,
+                Self::decode_log_in_by_account,
+            )
     }
     #[doc(hidden)]
     pub fn request_log_in_by_account(
@@ -75,30 +80,16 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_log_in_by_account(
+    pub fn decode_log_in_by_account(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         log_in_by_account::Success,
         ::codegen_runtime::Error<log_in_by_account::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(log_in_by_account::Success::Ok(value))
-            }
-            503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: log_in_by_account::Failure::ServiceUnavailable(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(log_in_by_account::Success::Ok),
+            503u16 => response.err_json(log_in_by_account::Failure::ServiceUnavailable),
+            _ => response.unexpected_status(),
         }
     }
     /// Query backup storage
@@ -106,16 +97,21 @@ impl Client {
     /// Lists the backup storage that matches every `q` condition. Without conditions it lists all of it (at most `limit` items). With `count=true` the reply carries only `total`; with `replyWithCount=true` it carries `inventories` and `total`. You can check all queryable fields and resource names that can be queried across tables by using zstack-cli, entering QueryBackupStorage, and pressing the Tab key.
     ///
     /// `GET /v1/backup-storage` (QueryBackupStorage)
-    pub async fn query_backup_storage(
+    pub fn query_backup_storage(
         &self,
         options: &query_backup_storage::Options,
-    ) -> ::std::result::Result<
-        query_backup_storage::Success,
-        ::codegen_runtime::Error<query_backup_storage::Failure>,
-    > {
-        let request = Self::request_query_backup_storage(options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_query_backup_storage(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            query_backup_storage::Success,
+            ::codegen_runtime::Error<query_backup_storage::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_query_backup_storage(options),
+                ::codegen_runtime::read_all,
+                Self::decode_query_backup_storage,
+            )
     }
     #[doc(hidden)]
     pub fn request_query_backup_storage(
@@ -215,39 +211,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_query_backup_storage(
+    pub fn decode_query_backup_storage(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         query_backup_storage::Success,
         ::codegen_runtime::Error<query_backup_storage::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(query_backup_storage::Success::Ok(value))
-            }
-            400u16 => {
-                let bytes = response.bytes().await?;
-                let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: query_backup_storage::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            200u16 => response.ok_json(query_backup_storage::Success::Ok),
+            400u16 => response.err_text(query_backup_storage::Failure::BadRequest),
             503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: query_backup_storage::Failure::ServiceUnavailable(value),
-                })
+                response.err_json(query_backup_storage::Failure::ServiceUnavailable)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get one backup storage
@@ -255,16 +231,21 @@ impl Client {
     /// A query with the single condition `uuid=<uuid>`: the reply carries the backup storage as the only element of `inventories`. Assumption: an unknown uuid answers 200 with an empty `inventories` list, not an error, because the REST layer turns this call into a query (zstackio/zstack's `RestServer.handleQueryApi`); the query parameters of QueryBackupStorage are ignored here.
     ///
     /// `GET /v1/backup-storage/{uuid}` (GetBackupStorage)
-    pub async fn get_backup_storage(
+    pub fn get_backup_storage(
         &self,
         uuid: &str,
-    ) -> ::std::result::Result<
-        get_backup_storage::Success,
-        ::codegen_runtime::Error<get_backup_storage::Failure>,
-    > {
-        let request = Self::request_get_backup_storage(uuid)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_backup_storage(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_backup_storage::Success,
+            ::codegen_runtime::Error<get_backup_storage::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_backup_storage(uuid),
+                ::codegen_runtime::read_all,
+                Self::decode_get_backup_storage,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_backup_storage(
@@ -284,39 +265,17 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_backup_storage(
+    pub fn decode_get_backup_storage(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_backup_storage::Success,
         ::codegen_runtime::Error<get_backup_storage::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_backup_storage::Success::Ok(value))
-            }
-            400u16 => {
-                let bytes = response.bytes().await?;
-                let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backup_storage::Failure::BadRequest(value),
-                })
-            }
-            503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_backup_storage::Failure::ServiceUnavailable(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_backup_storage::Success::Ok),
+            400u16 => response.err_text(get_backup_storage::Failure::BadRequest),
+            503u16 => response.err_json(get_backup_storage::Failure::ServiceUnavailable),
+            _ => response.unexpected_status(),
         }
     }
     /// Delete a backup storage
@@ -324,17 +283,22 @@ impl Client {
     /// Starts deleting the backup storage and answers 202 with the job's location; poll it with GetApiJob. The job's result has no fields. `deleteMode` is documented in the body, but DELETE takes its parameters from the query string, as the vendor's own curl sample does.
     ///
     /// `DELETE /v1/backup-storage/{uuid}` (DeleteBackupStorage)
-    pub async fn delete_backup_storage(
+    pub fn delete_backup_storage(
         &self,
         uuid: &str,
         options: &delete_backup_storage::Options,
-    ) -> ::std::result::Result<
-        delete_backup_storage::Success,
-        ::codegen_runtime::Error<delete_backup_storage::Failure>,
-    > {
-        let request = Self::request_delete_backup_storage(uuid, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_delete_backup_storage(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            delete_backup_storage::Success,
+            ::codegen_runtime::Error<delete_backup_storage::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_delete_backup_storage(uuid, options),
+                ::codegen_runtime::read_all,
+                Self::decode_delete_backup_storage,
+            )
     }
     #[doc(hidden)]
     pub fn request_delete_backup_storage(
@@ -406,41 +370,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_delete_backup_storage(
+    pub fn decode_delete_backup_storage(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         delete_backup_storage::Success,
         ::codegen_runtime::Error<delete_backup_storage::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            202u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    delete_backup_storage::Success::Accepted(value),
-                )
-            }
-            400u16 => {
-                let bytes = response.bytes().await?;
-                let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_backup_storage::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            202u16 => response.ok_json(delete_backup_storage::Success::Accepted),
+            400u16 => response.err_text(delete_backup_storage::Failure::BadRequest),
             503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: delete_backup_storage::Failure::ServiceUnavailable(value),
-                })
+                response.err_json(delete_backup_storage::Failure::ServiceUnavailable)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Reconnect a backup storage
@@ -448,18 +390,23 @@ impl Client {
     /// Starts reconnecting the backup storage and answers 202 with the job's location; poll it with GetApiJob. The job's result is `{"inventory": <the backup storage>}`. Several actions share this path; the key `reconnectBackupStorage` in the body selects this one.
     ///
     /// `PUT /v1/backup-storage/{uuid}/actions` (ReconnectBackupStorage)
-    pub async fn reconnect_backup_storage(
+    pub fn reconnect_backup_storage(
         &self,
         uuid: &str,
         body: &super::types::ReconnectBackupStorageRequest,
         options: &reconnect_backup_storage::Options,
-    ) -> ::std::result::Result<
-        reconnect_backup_storage::Success,
-        ::codegen_runtime::Error<reconnect_backup_storage::Failure>,
-    > {
-        let request = Self::request_reconnect_backup_storage(uuid, body, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_reconnect_backup_storage(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            reconnect_backup_storage::Success,
+            ::codegen_runtime::Error<reconnect_backup_storage::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_reconnect_backup_storage(uuid, body, options),
+                ::codegen_runtime::read_all,
+                Self::decode_reconnect_backup_storage,
+            )
     }
     #[doc(hidden)]
     pub fn request_reconnect_backup_storage(
@@ -498,41 +445,19 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_reconnect_backup_storage(
+    pub fn decode_reconnect_backup_storage(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         reconnect_backup_storage::Success,
         ::codegen_runtime::Error<reconnect_backup_storage::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            202u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(
-                    reconnect_backup_storage::Success::Accepted(value),
-                )
-            }
-            400u16 => {
-                let bytes = response.bytes().await?;
-                let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: reconnect_backup_storage::Failure::BadRequest(value),
-                })
-            }
+        match response.status() {
+            202u16 => response.ok_json(reconnect_backup_storage::Success::Accepted),
+            400u16 => response.err_text(reconnect_backup_storage::Failure::BadRequest),
             503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: reconnect_backup_storage::Failure::ServiceUnavailable(value),
-                })
+                response.err_json(reconnect_backup_storage::Failure::ServiceUnavailable)
             }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
     /// Get the state or result of an asynchronous API call
@@ -540,16 +465,21 @@ impl Client {
     /// Answers 202 with an empty body while the job runs, 200 with the API's result once it succeeded, 503 with the error envelope once it failed, and 404 once the job expired (or never existed). Poll until 200 or 503, as ZStack's Java SDK does. Assumption: the `Authorization` header is optional here, because zstackio/zstack's `RestServer.handle` answers job queries before it looks at the header. Assumption: a running job never answers 404; only finished jobs expire (zstackio/zstack's `MysqlAsyncRestStore` deletes only finished job records once they are old enough).
     ///
     /// `GET /v1/api-jobs/{uuid}` (GetApiJob)
-    pub async fn get_api_job(
+    pub fn get_api_job(
         &self,
         uuid: &str,
-    ) -> ::std::result::Result<
-        get_api_job::Success,
-        ::codegen_runtime::Error<get_api_job::Failure>,
-    > {
-        let request = Self::request_get_api_job(uuid)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_api_job(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_api_job::Success,
+            ::codegen_runtime::Error<get_api_job::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_api_job(uuid),
+                ::codegen_runtime::read_all,
+                Self::decode_get_api_job,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_api_job(
@@ -569,40 +499,18 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_api_job(
+    pub fn decode_get_api_job(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_api_job::Success,
         ::codegen_runtime::Error<get_api_job::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_api_job::Success::Ok(value))
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_api_job::Success::Ok),
             202u16 => ::std::result::Result::Ok(get_api_job::Success::Accepted),
-            404u16 => {
-                let bytes = response.bytes().await?;
-                let value = ::std::string::String::from_utf8_lossy(&bytes).into_owned();
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_api_job::Failure::NotFound(value),
-                })
-            }
-            503u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_api_job::Failure::ServiceUnavailable(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            404u16 => response.err_text(get_api_job::Failure::NotFound),
+            503u16 => response.err_json(get_api_job::Failure::ServiceUnavailable),
+            _ => response.unexpected_status(),
         }
     }
     /// Waits for the job that [`Client::delete_backup_storage`] started: polls [`Client::get_api_job`] every `wait.interval` until the job reaches a terminal state or `wait.deadline` passes, and decodes the final answer.
@@ -667,9 +575,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_api_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_api_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::delete_backup_storage`], to pass to [`Client::wait_for_delete_backup_storage`].
     pub fn delete_backup_storage_job_handle(
@@ -752,9 +658,7 @@ impl Client {
             ::codegen_runtime::http::HeaderMap::new(),
             outcome.body,
         );
-        Self::decode_get_api_job(response)
-            .await
-            .map_err(::codegen_runtime::WaitError::Result)
+        Self::decode_get_api_job(response).map_err(::codegen_runtime::WaitError::Result)
     }
     /// The job handle in an answer of [`Client::reconnect_backup_storage`], to pass to [`Client::wait_for_reconnect_backup_storage`].
     pub fn reconnect_backup_storage_job_handle(

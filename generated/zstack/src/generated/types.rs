@@ -8,77 +8,119 @@
     clippy::tabs_in_doc_comments
 )]
 /// The first answer of an asynchronous API.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ApiJobLocation {
     /// The URL of the job, `<base>/v1/api-jobs/<job uuid>`; `GET` it (GetApiJob) for the job's state and result.
     pub location: ::std::string::String,
 }
+impl<'de> ::serde::Deserialize<'de> for ApiJobLocation {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ApiJobLocation")?;
+        ::std::result::Result::Ok(Self {
+            location: object.required("location")?,
+        })
+    }
+}
 /// The result of a finished asynchronous API. Only the results of the jobs this spec starts are described: ReconnectBackupStorage's `{"inventory": ...}` and DeleteBackupStorage's empty result.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct ApiJobResult {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inventory: ::std::option::Option<BackupStorageInventory>,
 }
+impl<'de> ::serde::Deserialize<'de> for ApiJobResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ApiJobResult")?;
+        ::std::result::Result::Ok(Self {
+            inventory: object.optional("inventory")?,
+        })
+    }
+}
 /// The fields every backup storage has. Assumption: every field but `type` is optional, because a query with `fields` returns only the fields named, and the vendor's reconnect sample has no `uuid`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct BackupStorageCommon {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
     #[serde(
         rename = "totalCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     /// The backup storage type.
     pub r#type: ::std::string::String,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<BackupStorageCommonState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<BackupStorageCommonStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
     #[serde(
         rename = "createDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
     #[serde(
         rename = "lastOpDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for BackupStorageCommon {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "BackupStorageCommon",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uuid: object.optional("uuid")?,
+            name: object.optional("name")?,
+            description: object.optional("description")?,
+            url: object.optional("url")?,
+            total_capacity: object.optional("totalCapacity")?,
+            available_capacity: object.optional("availableCapacity")?,
+            r#type: object.required("type")?,
+            state: object.optional("state")?,
+            status: object.optional("status")?,
+            create_date: object.optional("createDate")?,
+            last_op_date: object.optional("lastOpDate")?,
+            attached_zone_uuids: object.optional("attachedZoneUuids")?,
+        })
+    }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
 ///
@@ -254,111 +296,146 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageInventory {
     }
 }
 /// The reply of a query. Assumption: other top-level keys may appear (zstackio/zstack's RestServer adds a `schema` map to query replies); clients ignore them.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct BackupStorageQueryReply {
     /// See inventories. Absent when `count=true`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inventories: ::std::option::Option<::std::vec::Vec<BackupStorageInventory>>,
     /// The number of matching inventories, present with `count=true` or `replyWithCount=true`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
     /// Assumption: shown as `true` in the vendor's samples but not described; a reply with status 200 always succeeded, whether or not it carries this field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub success: ::std::option::Option<bool>,
 }
+impl<'de> ::serde::Deserialize<'de> for BackupStorageQueryReply {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "BackupStorageQueryReply",
+        )?;
+        ::std::result::Result::Ok(Self {
+            inventories: object.optional("inventories")?,
+            total: object.optional("total")?,
+            success: object.optional("success")?,
+        })
+    }
+}
 /// A Ceph backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct CephBackupStorageInventory {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
     #[serde(
         rename = "totalCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: CephBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<CephBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
     #[serde(
         rename = "createDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
     #[serde(
         rename = "lastOpDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The Ceph cluster's fsid.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fsid: ::std::option::Option<::std::string::String>,
     /// The Ceph pool that keeps the images.
-    #[serde(
-        rename = "poolName",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "poolName", skip_serializing_if = "::std::option::Option::is_none")]
     pub pool_name: ::std::option::Option<::std::string::String>,
     /// The pool's available capacity, in bytes.
     #[serde(
         rename = "poolAvailableCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_available_capacity: ::std::option::Option<i64>,
     /// The pool's used capacity, in bytes.
     #[serde(
         rename = "poolUsedCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_used_capacity: ::std::option::Option<i64>,
     /// The pool's replica count.
     #[serde(
         rename = "poolReplicatedSize",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub pool_replicated_size: ::std::option::Option<i32>,
     /// The Ceph monitors.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mons: ::std::option::Option<::std::vec::Vec<CephBackupStorageMon>>,
+}
+impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventory {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CephBackupStorageInventory",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uuid: object.optional("uuid")?,
+            name: object.optional("name")?,
+            description: object.optional("description")?,
+            url: object.optional("url")?,
+            total_capacity: object.optional("totalCapacity")?,
+            available_capacity: object.optional("availableCapacity")?,
+            r#type: object.required("type")?,
+            state: object.optional("state")?,
+            status: object.optional("status")?,
+            create_date: object.optional("createDate")?,
+            last_op_date: object.optional("lastOpDate")?,
+            attached_zone_uuids: object.optional("attachedZoneUuids")?,
+            fsid: object.optional("fsid")?,
+            pool_name: object.optional("poolName")?,
+            pool_available_capacity: object.optional("poolAvailableCapacity")?,
+            pool_used_capacity: object.optional("poolUsedCapacity")?,
+            pool_replicated_size: object.optional("poolReplicatedSize")?,
+            mons: object.optional("mons")?,
+        })
+    }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
 ///
@@ -536,77 +613,80 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventoryType {
     }
 }
 /// A Ceph monitor of a Ceph backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct CephBackupStorageMon {
     /// The monitor's UUID.
-    #[serde(
-        rename = "monUuid",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "monUuid", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_uuid: ::std::option::Option<::std::string::String>,
     /// The backup storage the monitor belongs to.
     #[serde(
         rename = "backupStorageUuid",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub backup_storage_uuid: ::std::option::Option<::std::string::String>,
     /// The monitor host's name or IP address.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The monitor's address.
-    #[serde(
-        rename = "monAddr",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "monAddr", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_addr: ::std::option::Option<::std::string::String>,
     /// The monitor's port.
-    #[serde(
-        rename = "monPort",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "monPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_port: ::std::option::Option<i32>,
     /// The SSH user name on the monitor host.
     #[serde(
         rename = "sshUsername",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ssh_username: ::std::option::Option<::std::string::String>,
     /// The SSH password on the monitor host, returned in clear text. A secret, never log it.
     #[serde(
         rename = "sshPassword",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub ssh_password: ::std::option::Option<::codegen_runtime::Secret>,
     /// The SSH port of the monitor host.
-    #[serde(
-        rename = "sshPort",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sshPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub ssh_port: ::std::option::Option<i32>,
     /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageMonStatus>,
     /// The creation date.
     #[serde(
         rename = "createDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
     #[serde(
         rename = "lastOpDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for CephBackupStorageMon {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "CephBackupStorageMon",
+        )?;
+        ::std::result::Result::Ok(Self {
+            mon_uuid: object.optional("monUuid")?,
+            backup_storage_uuid: object.optional("backupStorageUuid")?,
+            hostname: object.optional("hostname")?,
+            mon_addr: object.optional("monAddr")?,
+            mon_port: object.optional("monPort")?,
+            ssh_username: object.optional("sshUsername")?,
+            ssh_password: object.optional("sshPassword")?,
+            ssh_port: object.optional("sshPort")?,
+            status: object.optional("status")?,
+            create_date: object.optional("createDate")?,
+            last_op_date: object.optional("lastOpDate")?,
+        })
+    }
 }
 /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
 ///
@@ -729,48 +809,43 @@ impl<'de> ::serde::Deserialize<'de> for DeleteBackupStorageDeleteMode {
     }
 }
 /// The error code. If not null, the operation fails, or vice versa. Assumption: other fields may appear (newer releases add e.g. `location`); clients ignore them.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct ErrorCode {
     /// The error code, which is a numbered or alphanumeric code that specifies an error. For example, SYS.1000, HOST.1001.
     pub code: ::std::string::String,
     /// The brief description of the error.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The details about the error.
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub details: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The reserved field. Default value: null.
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub elaboration: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// How long the failed operation took, e.g. `5ms`. Assumption: not in the vendor document; named by the vendor notes and written as a string by ZStack.
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub cost: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The root error, which is the associated root cause of the current error. If no root error exists, this parameter is null.
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub cause: ::std::option::Option<
         ::std::option::Option<::std::boxed::Box<ErrorCode>>,
     >,
     /// The reserved field. Default value: null.
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub opaque: ::std::option::Option<
         ::std::option::Option<
@@ -778,83 +853,130 @@ pub struct ErrorCode {
         >,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ErrorCode")?;
+        ::std::result::Result::Ok(Self {
+            code: object.required("code")?,
+            description: object.optional("description")?,
+            details: object.nullable("details")?,
+            elaboration: object.nullable("elaboration")?,
+            cost: object.nullable("cost")?,
+            cause: object.nullable("cause")?,
+            opaque: object.nullable("opaque")?,
+        })
+    }
+}
 /// The answer of a failed API.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct ErrorEnvelope {
     pub error: ErrorCode,
 }
+impl<'de> ::serde::Deserialize<'de> for ErrorEnvelope {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "ErrorEnvelope")?;
+        ::std::result::Result::Ok(Self {
+            error: object.required("error")?,
+        })
+    }
+}
 /// An ImageStore backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct ImageStoreBackupStorageInventory {
     /// The resource UUID.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
     #[serde(
         rename = "totalCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
     #[serde(
         rename = "availableCapacity",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: ImageStoreBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<ImageStoreBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<ImageStoreBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
     #[serde(
         rename = "createDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
     #[serde(
         rename = "lastOpDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
     #[serde(
         rename = "attachedZoneUuids",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The host name or IP address of the image store server.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The SSH user name on the image store server.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub username: ::std::option::Option<::std::string::String>,
     /// The SSH port of the image store server.
-    #[serde(
-        rename = "sshPort",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "sshPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub ssh_port: ::std::option::Option<i32>,
+}
+impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventory {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ImageStoreBackupStorageInventory",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uuid: object.optional("uuid")?,
+            name: object.optional("name")?,
+            description: object.optional("description")?,
+            url: object.optional("url")?,
+            total_capacity: object.optional("totalCapacity")?,
+            available_capacity: object.optional("availableCapacity")?,
+            r#type: object.required("type")?,
+            state: object.optional("state")?,
+            status: object.optional("status")?,
+            create_date: object.optional("createDate")?,
+            last_op_date: object.optional("lastOpDate")?,
+            attached_zone_uuids: object.optional("attachedZoneUuids")?,
+            hostname: object.optional("hostname")?,
+            username: object.optional("username")?,
+            ssh_port: object.optional("sshPort")?,
+        })
+    }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
 ///
@@ -1031,7 +1153,7 @@ impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventoryType {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct LogInByAccountParameters {
     /// The account name.
     #[serde(rename = "accountName")]
@@ -1039,30 +1161,70 @@ pub struct LogInByAccountParameters {
     /// The SHA-512 hash of the password, as 128 lowercase hexadecimal characters.
     pub password: ::codegen_runtime::Secret,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogInByAccountParameters {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "LogInByAccountParameters",
+        )?;
+        ::std::result::Result::Ok(Self {
+            account_name: object.required("accountName")?,
+            password: object.required("password")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct LogInByAccountRequest {
     #[serde(rename = "logInByAccount")]
     pub log_in_by_account: LogInByAccountParameters,
     /// Optional. The system tags.
     #[serde(
         rename = "systemTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(
-        rename = "userTags",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "userTags", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogInByAccountRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "LogInByAccountRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            log_in_by_account: object.required("logInByAccount")?,
+            system_tags: object.optional("systemTags")?,
+            user_tags: object.optional("userTags")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct LogInByAccountResponse {
     pub inventory: SessionInventory,
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for LogInByAccountResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "LogInByAccountResponse",
+        )?;
+        ::std::result::Result::Ok(Self {
+            inventory: object.required("inventory")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct ReconnectBackupStorageRequest {
     /// The action's parameters; reconnecting takes none, so this is an empty object.
     #[serde(rename = "reconnectBackupStorage")]
@@ -1073,51 +1235,73 @@ pub struct ReconnectBackupStorageRequest {
     /// Optional. The system tags.
     #[serde(
         rename = "systemTags",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(
-        rename = "userTags",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "userTags", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+impl<'de> ::serde::Deserialize<'de> for ReconnectBackupStorageRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "ReconnectBackupStorageRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            reconnect_backup_storage: object.required("reconnectBackupStorage")?,
+            system_tags: object.optional("systemTags")?,
+            user_tags: object.optional("userTags")?,
+        })
+    }
 }
 /// A plain-text message from the REST layer. Assumption: the wording is not documented; the examples are taken from zstackio/zstack's RestServer and may differ between releases. The REST layer sets no JSON content type for these bodies.
 pub type RestLayerMessage = ::std::string::String;
 /// The session.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct SessionInventory {
     /// The session id: send it as `Authorization: OAuth <uuid>`. A secret: never log it.
     pub uuid: ::codegen_runtime::Secret,
     /// The account that owns the session.
     #[serde(
         rename = "accountUuid",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub account_uuid: ::std::option::Option<::std::string::String>,
     /// The user that owns the session (the account's own uuid when an account logged in).
-    #[serde(
-        rename = "userUuid",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "userUuid", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_uuid: ::std::option::Option<::std::string::String>,
     /// When the session expires, formatted like `createDate`.
     #[serde(
         rename = "expiredDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub expired_date: ::std::option::Option<::std::string::String>,
     /// The creation date. Assumption: timestamps are formatted by the server's Java locale, as in the vendor's samples (`Apr 11, 2018 2:50:54 PM`); clients treat them as opaque strings.
     #[serde(
         rename = "createDate",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub create_date: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for SessionInventory {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "SessionInventory",
+        )?;
+        ::std::result::Result::Ok(Self {
+            uuid: object.required("uuid")?,
+            account_uuid: object.optional("accountUuid")?,
+            user_uuid: object.optional("userUuid")?,
+            expired_date: object.optional("expiredDate")?,
+            create_date: object.optional("createDate")?,
+        })
+    }
 }

@@ -41,17 +41,22 @@ impl Client {
     }
     ///
     /// `GET /type/{ref}` (type)
-    pub async fn r#type(
+    pub fn r#type(
         &self,
         r#ref: &str,
         options: &r#type::Options,
-    ) -> ::std::result::Result<
-        r#type::Success,
-        ::codegen_runtime::Error<r#type::Failure>,
-    > {
-        let request = Self::request_type(r#ref, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_type(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            r#type::Success,
+            ::codegen_runtime::Error<r#type::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_type(r#ref, options),
+                ::codegen_runtime::read_all,
+                Self::decode_type,
+            )
     }
     #[doc(hidden)]
     pub fn request_type(
@@ -106,34 +111,33 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_type(
+    pub fn decode_type(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         r#type::Success,
         ::codegen_runtime::Error<r#type::Failure>,
     > {
-        let status = response.status();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(r#type::Success::Ok(value))
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(r#type::Success::Ok),
+            _ => response.unexpected_status(),
         }
     }
     ///
     /// `POST /1st-thing` (post_1st-thing)
-    pub async fn post_1st_thing(
+    pub fn post_1st_thing(
         &self,
-    ) -> ::std::result::Result<
-        post_1st_thing::Success,
-        ::codegen_runtime::Error<post_1st_thing::Failure>,
-    > {
-        let request = Self::request_post_1st_thing()?;
-        let response = self.raw.send(request).await?;
-        Self::decode_post_1st_thing(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            post_1st_thing::Success,
+            ::codegen_runtime::Error<post_1st_thing::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_post_1st_thing(),
+                ::codegen_runtime::read_all,
+                Self::decode_post_1st_thing,
+            )
     }
     #[doc(hidden)]
     pub fn request_post_1st_thing() -> ::std::result::Result<
@@ -147,18 +151,15 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_post_1st_thing(
+    pub fn decode_post_1st_thing(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         post_1st_thing::Success,
         ::codegen_runtime::Error<post_1st_thing::Failure>,
     > {
-        let status = response.status();
-        match status {
+        match response.status() {
             204u16 => ::std::result::Result::Ok(post_1st_thing::Success::NoContent),
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
 }

@@ -60,33 +60,66 @@ impl<'de> ::serde::Deserialize<'de> for ABC {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Default {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<Value>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Default {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Default")?;
+        ::std::result::Result::Ok(Self {
+            value: object.optional("value")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Escaped {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub slashed: ::std::option::Option<ABC>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Escaped {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Escaped")?;
+        ::std::result::Result::Ok(Self {
+            slashed: object.optional("slashed")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Flattened {
     #[serde(
         rename = "additional_properties",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_properties2: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "additionalProperties",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub additional_properties3: ::std::option::Option<::std::string::String>,
     /// Members not named above (`additionalProperties`).
     #[serde(flatten)]
     pub additional_properties: ::std::collections::BTreeMap<::std::string::String, i32>,
+}
+impl<'de> ::serde::Deserialize<'de> for Flattened {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Flattened")?;
+        ::std::result::Result::Ok(Self {
+            additional_properties2: object.optional("additional_properties")?,
+            additional_properties3: object.optional("additionalProperties")?,
+            additional_properties: object.rest()?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -177,9 +210,20 @@ impl<'de> ::serde::Deserialize<'de> for Option {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Other {
     pub kind: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for Other {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Other")?;
+        ::std::result::Result::Ok(Self {
+            kind: object.required("kind")?,
+        })
+    }
 }
 ///
 /// Chosen by the value of `kind`; an unknown value is kept, whole, as `Other`.
@@ -230,104 +274,130 @@ impl<'de> ::serde::Deserialize<'de> for OtherOrUnknown {
     }
 }
 /// Shadows std's Result; generated code must still compile.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Result {
     pub r#type: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#ref: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "self",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<i64>,
-    #[serde(
-        rename = "Self",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "Self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self2: ::std::option::Option<i64>,
-    #[serde(
-        rename = "-",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "-", skip_serializing_if = "::std::option::Option::is_none")]
     pub minus: ::std::option::Option<bool>,
-    #[serde(
-        rename = "+",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "+", skip_serializing_if = "::std::option::Option::is_none")]
     pub plus: ::std::option::Option<bool>,
-    #[serde(
-        rename = "1st",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "1st", skip_serializing_if = "::std::option::Option::is_none")]
     pub n1st: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub foo_bar: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "fooBar",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "fooBar", skip_serializing_if = "::std::option::Option::is_none")]
     pub foo_bar2: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "$ref",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "$ref", skip_serializing_if = "::std::option::Option::is_none")]
     pub ref2: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#async: ::std::option::Option<Option>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#box: ::std::option::Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Result {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Result")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.required("type")?,
+            r#ref: object.optional("ref")?,
+            self_: object.optional("self")?,
+            self2: object.optional("Self")?,
+            minus: object.optional("-")?,
+            plus: object.optional("+")?,
+            n1st: object.optional("1st")?,
+            foo_bar: object.optional("foo_bar")?,
+            foo_bar2: object.optional("fooBar")?,
+            ref2: object.optional("$ref")?,
+            r#async: object.optional("async")?,
+            r#box: object.optional("box")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Serialize {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub deserialize: ::std::option::Option<Some>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Serialize {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Serialize")?;
+        ::std::result::Result::Ok(Self {
+            deserialize: object.optional("deserialize")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Some {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub none: ::std::option::Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Some {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Some")?;
+        ::std::result::Result::Ok(Self {
+            none: object.optional("none")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct String {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub vec: ::std::option::Option<::std::vec::Vec<Result>>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for String {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "String")?;
+        ::std::result::Result::Ok(Self {
+            vec: object.optional("vec")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Unicode {
-    #[serde(
-        rename = "größe",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "größe", skip_serializing_if = "::std::option::Option::is_none")]
     pub gr_e: ::std::option::Option<i32>,
-    #[serde(
-        rename = "名前",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "名前", skip_serializing_if = "::std::option::Option::is_none")]
     pub sym540_d524d: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "", skip_serializing_if = "::std::option::Option::is_none")]
     pub empty: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = " ",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = " ", skip_serializing_if = "::std::option::Option::is_none")]
     pub sym20: ::std::option::Option<::std::string::String>,
     /// Its inline type would be called `UnicodeMode`, which is taken below.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<UnicodeMode2>,
+}
+impl<'de> ::serde::Deserialize<'de> for Unicode {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Unicode")?;
+        ::std::result::Result::Ok(Self {
+            gr_e: object.optional("größe")?,
+            sym540_d524d: object.optional("名前")?,
+            empty: object.optional("")?,
+            sym20: object.optional(" ")?,
+            mode: object.optional("mode")?,
+        })
+    }
 }
 pub type UnicodeMode = ::std::string::String;
 /// Its inline type would be called `UnicodeMode`, which is taken below.
@@ -393,9 +463,20 @@ impl<'de> ::serde::Deserialize<'de> for UnicodeMode2 {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Unknown {
     pub kind: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for Unknown {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Unknown")?;
+        ::std::result::Result::Ok(Self {
+            kind: object.required("kind")?,
+        })
+    }
 }
 pub type V2fa = i32;
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values

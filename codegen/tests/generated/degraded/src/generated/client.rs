@@ -41,17 +41,22 @@ impl Client {
     }
     ///
     /// `GET /holders/{id}` (getHolder)
-    pub async fn get_holder(
+    pub fn get_holder(
         &self,
         id: &str,
         options: &get_holder::Options,
-    ) -> ::std::result::Result<
-        get_holder::Success,
-        ::codegen_runtime::Error<get_holder::Failure>,
-    > {
-        let request = Self::request_get_holder(id, options)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_holder(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_holder::Success,
+            ::codegen_runtime::Error<get_holder::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_holder(id, options),
+                ::codegen_runtime::read_all,
+                Self::decode_get_holder,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_holder(
@@ -83,21 +88,15 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_holder(
+    pub fn decode_get_holder(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_holder::Success,
         ::codegen_runtime::Error<get_holder::Failure>,
     > {
-        let status = response.status();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_holder::Success::Ok(value))
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_holder::Success::Ok),
+            _ => response.unexpected_status(),
         }
     }
 }

@@ -9,30 +9,48 @@
 )]
 pub type Elsewhere = ::serde_json::Value;
 /// Uses every degraded type, so the crate shows what they became.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct Holder {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub not: ::std::option::Option<NotAString>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mixed: ::std::option::Option<StringAndObject>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#loop: ::std::option::Option<LoopA>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nested: ::std::option::Option<Nested>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub elsewhere: ::std::option::Option<Elsewhere>,
     #[serde(
         rename = "inlineNot",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub inline_not: ::std::option::Option<::serde_json::Value>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub none: ::std::option::Option<NoBranches>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tag: ::std::option::Option<::std::boxed::Box<UnknownTag>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub both: ::std::option::Option<PropertiesAndUnion>,
+}
+impl<'de> ::serde::Deserialize<'de> for Holder {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Holder")?;
+        ::std::result::Result::Ok(Self {
+            not: object.optional("not")?,
+            mixed: object.optional("mixed")?,
+            r#loop: object.optional("loop")?,
+            nested: object.optional("nested")?,
+            elsewhere: object.optional("elsewhere")?,
+            inline_not: object.optional("inlineNot")?,
+            none: object.optional("none")?,
+            tag: object.optional("tag")?,
+            both: object.optional("both")?,
+        })
+    }
 }
 pub type LoopA = ::serde_json::Value;
 pub type LoopB = ::serde_json::Value;
@@ -49,15 +67,43 @@ pub enum PropertiesAndUnion {
     V0(PropertiesAndUnionV0),
     V1(PropertiesAndUnionV1),
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PropertiesAndUnionV0 {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub left: ::std::option::Option<::std::string::String>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for PropertiesAndUnionV0 {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PropertiesAndUnionV0",
+        )?;
+        ::std::result::Result::Ok(Self {
+            left: object.optional("left")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PropertiesAndUnionV1 {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub right: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for PropertiesAndUnionV1 {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PropertiesAndUnionV1",
+        )?;
+        ::std::result::Result::Ok(Self {
+            right: object.optional("right")?,
+        })
+    }
 }
 pub type StringAndObject = ::serde_json::Value;
 ///
@@ -69,8 +115,19 @@ pub enum UnknownTag {
     V0(UnknownTagV0),
     Holder(::std::boxed::Box<Holder>),
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct UnknownTagV0 {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub kind: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for UnknownTagV0 {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "UnknownTagV0")?;
+        ::std::result::Result::Ok(Self {
+            kind: object.optional("kind")?,
+        })
+    }
 }

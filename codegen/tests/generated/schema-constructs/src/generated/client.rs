@@ -41,16 +41,21 @@ impl Client {
     }
     ///
     /// `GET /widgets/{id}` (getWidget)
-    pub async fn get_widget(
+    pub fn get_widget(
         &self,
         id: &str,
-    ) -> ::std::result::Result<
-        get_widget::Success,
-        ::codegen_runtime::Error<get_widget::Failure>,
-    > {
-        let request = Self::request_get_widget(id)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_get_widget(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            get_widget::Success,
+            ::codegen_runtime::Error<get_widget::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_get_widget(id),
+                ::codegen_runtime::read_all,
+                Self::decode_get_widget,
+            )
     }
     #[doc(hidden)]
     pub fn request_get_widget(
@@ -69,45 +74,36 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_get_widget(
+    pub fn decode_get_widget(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         get_widget::Success,
         ::codegen_runtime::Error<get_widget::Failure>,
     > {
-        let status = response.status();
-        let headers = response.headers().clone();
-        match status {
-            200u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Ok(get_widget::Success::Ok(value))
-            }
-            404u16 => {
-                let value = response.json().await?;
-                ::std::result::Result::Err(::codegen_runtime::Error::Api {
-                    status,
-                    headers,
-                    body: get_widget::Failure::NotFound(value),
-                })
-            }
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+        match response.status() {
+            200u16 => response.ok_json(get_widget::Success::Ok),
+            404u16 => response.err_json(get_widget::Failure::NotFound),
+            _ => response.unexpected_status(),
         }
     }
     ///
     /// `PATCH /widgets/{id}` (patchWidget)
-    pub async fn patch_widget(
+    pub fn patch_widget(
         &self,
         id: &str,
         body: &super::types::PatchWidgetRequest,
-    ) -> ::std::result::Result<
-        patch_widget::Success,
-        ::codegen_runtime::Error<patch_widget::Failure>,
-    > {
-        let request = Self::request_patch_widget(id, body)?;
-        let response = self.raw.send(request).await?;
-        Self::decode_patch_widget(response).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            patch_widget::Success,
+            ::codegen_runtime::Error<patch_widget::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_patch_widget(id, body),
+                ::codegen_runtime::read_all,
+                Self::decode_patch_widget,
+            )
     }
     #[doc(hidden)]
     pub fn request_patch_widget(
@@ -133,18 +129,15 @@ impl Client {
         ::std::result::Result::Ok(request)
     }
     #[doc(hidden)]
-    pub async fn decode_patch_widget(
+    pub fn decode_patch_widget(
         response: ::codegen_runtime::ApiResponse,
     ) -> ::std::result::Result<
         patch_widget::Success,
         ::codegen_runtime::Error<patch_widget::Failure>,
     > {
-        let status = response.status();
-        match status {
+        match response.status() {
             204u16 => ::std::result::Result::Ok(patch_widget::Success::NoContent),
-            _ => {
-                ::std::result::Result::Err(::codegen_runtime::unexpected(response).await)
-            }
+            _ => response.unexpected_status(),
         }
     }
 }

@@ -8,20 +8,45 @@
     clippy::tabs_in_doc_comments
 )]
 /// `additionalProperties` next to named properties: the other members are kept.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Annotated {
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub note: ::std::option::Option<::std::string::String>,
     /// Members not named above (`additionalProperties`).
     #[serde(flatten)]
     pub additional_properties: ::std::collections::BTreeMap<::std::string::String, i64>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Annotated {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Annotated")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            note: object.optional("note")?,
+            additional_properties: object.rest()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Base {
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for Base {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Base")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            created: object.optional("created")?,
+        })
+    }
 }
 /// An untagged oneOf whose first branch accepts every value of the second (serde ignores unknown members): the variant with more required fields is tried first.
 ///
@@ -34,24 +59,60 @@ pub enum BaseOrNamed {
     Base(Base),
     V2(::serde_json::Map<::std::string::String, ::serde_json::Value>),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Cat {
     #[serde(rename = "petType")]
     pub pet_type: ::std::string::String,
     pub name: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lives: ::std::option::Option<i32>,
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Cat {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Cat")?;
+        ::std::result::Result::Ok(Self {
+            pet_type: object.required("petType")?,
+            name: object.required("name")?,
+            lives: object.optional("lives")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Circle {
     pub kind: ::std::string::String,
     pub radius: f64,
 }
+impl<'de> ::serde::Deserialize<'de> for Circle {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Circle")?;
+        ::std::result::Result::Ok(Self {
+            kind: object.required("kind")?,
+            radius: object.required("radius")?,
+        })
+    }
+}
 /// `additionalProperties: false`: only the named members.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Closed {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub only: ::std::option::Option<bool>,
+}
+impl<'de> ::serde::Deserialize<'de> for Closed {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Closed")?;
+        ::std::result::Result::Ok(Self {
+            only: object.optional("only")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -126,29 +187,68 @@ impl<'de> ::serde::Deserialize<'de> for Color {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Credentials {
     pub username: ::std::string::String,
     pub password: ::codegen_runtime::Secret,
     #[serde(rename = "apiKey")]
     pub api_key: ::codegen_runtime::Secret,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub token: ::std::option::Option<Token>,
     /// Secrets as the values of a map.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub vault: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::codegen_runtime::Secret>,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Credentials {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Credentials")?;
+        ::std::result::Result::Ok(Self {
+            username: object.required("username")?,
+            password: object.required("password")?,
+            api_key: object.required("apiKey")?,
+            token: object.optional("token")?,
+            vault: object.optional("vault")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Department {
     pub title: ::std::string::String,
     pub head: ::std::boxed::Box<Employee>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Department {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Department")?;
+        ::std::result::Result::Ok(Self {
+            title: object.required("title")?,
+            head: object.required("head")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Dimensions {
     pub width: i32,
     pub height: i32,
+}
+impl<'de> ::serde::Deserialize<'de> for Dimensions {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Dimensions")?;
+        ::std::result::Result::Ok(Self {
+            width: object.required("width")?,
+            height: object.required("height")?,
+        })
+    }
 }
 /// `anyOf`: the first branch the value fits.
 ///
@@ -160,24 +260,45 @@ pub enum DimensionsOrLabel {
     Dimensions(Dimensions),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Dog {
     #[serde(rename = "petType")]
     pub pet_type: ::std::string::String,
     pub name: ::std::string::String,
-    #[serde(
-        rename = "goodBoy",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "goodBoy", skip_serializing_if = "::std::option::Option::is_none")]
     pub good_boy: ::std::option::Option<bool>,
 }
+impl<'de> ::serde::Deserialize<'de> for Dog {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Dog")?;
+        ::std::result::Result::Ok(Self {
+            pet_type: object.required("petType")?,
+            name: object.required("name")?,
+            good_boy: object.optional("goodBoy")?,
+        })
+    }
+}
 /// Mutual recursion through fields.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Employee {
     pub name: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub department: ::std::option::Option<::std::boxed::Box<Department>>,
+}
+impl<'de> ::serde::Deserialize<'de> for Employee {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Employee")?;
+        ::std::result::Result::Ok(Self {
+            name: object.required("name")?,
+            department: object.optional("department")?,
+        })
+    }
 }
 /// Recursion through a oneOf.
 ///
@@ -201,43 +322,99 @@ pub enum IdOrName {
     V0(i64),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
 pub struct Inventory {
     /// Inline object inside array items.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lines: ::std::option::Option<::std::vec::Vec<InventoryLinesItem>>,
     /// Inline object inside additionalProperties.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub bins: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, InventoryBinsValue>,
     >,
     /// Inline object inside arrays of arrays.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub grid: ::std::option::Option<
         ::std::vec::Vec<::std::vec::Vec<InventoryGridItemItem>>,
     >,
     /// Inline objects inside oneOf branches.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<InventoryLocation>,
     /// An inline enum.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<InventoryStatus>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for Inventory {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Inventory")?;
+        ::std::result::Result::Ok(Self {
+            lines: object.optional("lines")?,
+            bins: object.optional("bins")?,
+            grid: object.optional("grid")?,
+            location: object.optional("location")?,
+            status: object.optional("status")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct InventoryBinsValue {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub capacity: ::std::option::Option<i32>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for InventoryBinsValue {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "InventoryBinsValue",
+        )?;
+        ::std::result::Result::Ok(Self {
+            capacity: object.optional("capacity")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct InventoryGridItemItem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub x: ::std::option::Option<i32>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for InventoryGridItemItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "InventoryGridItemItem",
+        )?;
+        ::std::result::Result::Ok(Self { x: object.optional("x")? })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct InventoryLinesItem {
     pub sku: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quantity: ::std::option::Option<i32>,
+}
+impl<'de> ::serde::Deserialize<'de> for InventoryLinesItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "InventoryLinesItem",
+        )?;
+        ::std::result::Result::Ok(Self {
+            sku: object.required("sku")?,
+            quantity: object.optional("quantity")?,
+        })
+    }
 }
 /// Inline objects inside oneOf branches.
 ///
@@ -250,14 +427,43 @@ pub enum InventoryLocation {
     Shelf(InventoryLocationShelf),
 }
 /// Shelf
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct InventoryLocationShelf {
     pub shelf: ::std::string::String,
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for InventoryLocationShelf {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "InventoryLocationShelf",
+        )?;
+        ::std::result::Result::Ok(Self {
+            shelf: object.required("shelf")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct InventoryLocationV1 {
     pub lat: f64,
     pub lon: f64,
+}
+impl<'de> ::serde::Deserialize<'de> for InventoryLocationV1 {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "InventoryLocationV1",
+        )?;
+        ::std::result::Result::Ok(Self {
+            lat: object.required("lat")?,
+            lon: object.required("lon")?,
+        })
+    }
 }
 /// An inline enum.
 ///
@@ -323,9 +529,20 @@ pub type Labels = ::std::collections::BTreeMap<
     ::std::string::String,
     ::std::string::String,
 >;
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Literal {
     pub value: f64,
+}
+impl<'de> ::serde::Deserialize<'de> for Literal {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Literal")?;
+        ::std::result::Result::Ok(Self {
+            value: object.required("value")?,
+        })
+    }
 }
 /// A type name that is a keyword.
 ///
@@ -391,12 +608,25 @@ impl<'de> ::serde::Deserialize<'de> for Match {
     }
 }
 /// `allOf` of a `$ref` and an inline object.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Named {
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
     pub name: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for Named {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Named")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            created: object.optional("created")?,
+            name: object.required("name")?,
+        })
+    }
 }
 /// A discriminator over inline branches, each fixing the tag with a one-value enum.
 ///
@@ -447,10 +677,25 @@ impl<'de> ::serde::Deserialize<'de> for Notification {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct NotificationEmail {
     pub channel: NotificationEmailChannel,
     pub address: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for NotificationEmail {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "NotificationEmail",
+        )?;
+        ::std::result::Result::Ok(Self {
+            channel: object.required("channel")?,
+            address: object.required("address")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -505,10 +750,22 @@ impl<'de> ::serde::Deserialize<'de> for NotificationEmailChannel {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct NotificationSms {
     pub channel: NotificationSmsChannel,
     pub number: ::std::string::String,
+}
+impl<'de> ::serde::Deserialize<'de> for NotificationSms {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "NotificationSms")?;
+        ::std::result::Result::Ok(Self {
+            channel: object.required("channel")?,
+            number: object.required("number")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -564,27 +821,25 @@ impl<'de> ::serde::Deserialize<'de> for NotificationSmsChannel {
     }
 }
 /// Every combination of required and nullable.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Nullability {
     pub required: ::std::string::String,
     #[serde(rename = "requiredNullable")]
     pub required_nullable: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub optional: ::std::option::Option<::std::string::String>,
     #[serde(
         rename = "optionalNullable",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub optional_nullable: ::std::option::Option<
         ::std::option::Option<::std::string::String>,
     >,
     #[serde(
         rename = "optionalNullableRef",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub optional_nullable_ref: ::std::option::Option<
         ::std::option::Option<NullableCount>,
@@ -592,41 +847,85 @@ pub struct Nullability {
     /// Nullable through `allOf` around a `$ref` (how 3.0 puts `nullable` next to a reference).
     #[serde(
         rename = "optionalNullableObject",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub optional_nullable_object: ::std::option::Option<
         ::std::option::Option<Dimensions>,
     >,
 }
+impl<'de> ::serde::Deserialize<'de> for Nullability {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Nullability")?;
+        ::std::result::Result::Ok(Self {
+            required: object.required("required")?,
+            required_nullable: object.optional("requiredNullable")?,
+            optional: object.optional("optional")?,
+            optional_nullable: object.nullable("optionalNullable")?,
+            optional_nullable_ref: object.nullable("optionalNullableRef")?,
+            optional_nullable_object: object.nullable("optionalNullableObject")?,
+        })
+    }
+}
 pub type NullableCount = i32;
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Numbers {
     pub small: i32,
     pub big: i64,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub plain: ::std::option::Option<i64>,
     pub single: f32,
     pub double: f64,
     #[serde(
         rename = "plainNumber",
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
     )]
     pub plain_number: ::std::option::Option<f64>,
 }
+impl<'de> ::serde::Deserialize<'de> for Numbers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Numbers")?;
+        ::std::result::Result::Ok(Self {
+            small: object.required("small")?,
+            big: object.required("big")?,
+            plain: object.optional("plain")?,
+            single: object.required("single")?,
+            double: object.required("double")?,
+            plain_number: object.optional("plainNumber")?,
+        })
+    }
+}
 /// An inline object in a `+json` request body.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct PatchWidgetRequest {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     #[serde(
-        default,
         skip_serializing_if = "::std::option::Option::is_none",
-        with = "::codegen_runtime::nullable",
+        serialize_with = "::codegen_runtime::nullable::serialize",
     )]
     pub color: ::std::option::Option<::std::option::Option<::std::string::String>>,
+}
+impl<'de> ::serde::Deserialize<'de> for PatchWidgetRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(
+            deserializer,
+            "PatchWidgetRequest",
+        )?;
+        ::std::result::Result::Ok(Self {
+            name: object.optional("name")?,
+            color: object.nullable("color")?,
+        })
+    }
 }
 /// A discriminator with a `mapping` (two values for `Dog`).
 ///
@@ -747,14 +1046,27 @@ impl<'de> ::serde::Deserialize<'de> for PowerState {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Problem {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i32>,
+}
+impl<'de> ::serde::Deserialize<'de> for Problem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Problem")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.optional("type")?,
+            title: object.optional("title")?,
+            status: object.optional("status")?,
+        })
+    }
 }
 /// No discriminator, but every branch is an object whose required `type` has one value (serde's internally tagged enums, as Dropshot emits them): read as tagged, so `{"type": "range", ...}` is never mistaken for a `range_to` that ignores `start`.
 ///
@@ -812,16 +1124,41 @@ impl<'de> ::serde::Deserialize<'de> for Range {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RangeRange {
     pub r#type: RangeRangeType,
     pub start: i64,
     pub end: i64,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for RangeRange {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRange")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.required("type")?,
+            start: object.required("start")?,
+            end: object.required("end")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RangeRangeFrom {
     pub r#type: RangeRangeFromType,
     pub start: i64,
+}
+impl<'de> ::serde::Deserialize<'de> for RangeRangeFrom {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRangeFrom")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.required("type")?,
+            start: object.required("start")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -876,10 +1213,22 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeFromType {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct RangeRangeTo {
     pub r#type: RangeRangeToType,
     pub end: i64,
+}
+impl<'de> ::serde::Deserialize<'de> for RangeRangeTo {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRangeTo")?;
+        ::std::result::Result::Ok(Self {
+            r#type: object.required("type")?,
+            end: object.required("end")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -988,14 +1337,27 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeType {
     }
 }
 /// A oneOf next to properties that only says which of them must be present (GitHub's request bodies): the object, with those properties optional.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct Selector {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub repo: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for Selector {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Selector")?;
+        ::std::result::Result::Ok(Self {
+            id: object.optional("id")?,
+            owner: object.optional("owner")?,
+            repo: object.optional("repo")?,
+        })
+    }
 }
 /// A discriminator without a `mapping`: the tag is the name of the schema.
 ///
@@ -1047,9 +1409,20 @@ impl<'de> ::serde::Deserialize<'de> for Shape {
     }
 }
 /// Its schema does not list the tag; serializing puts it back.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Square {
     pub side: f64,
+}
+impl<'de> ::serde::Deserialize<'de> for Square {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Square")?;
+        ::std::result::Result::Ok(Self {
+            side: object.required("side")?,
+        })
+    }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
 /// between firmware releases.
@@ -1108,56 +1481,121 @@ impl<'de> ::serde::Deserialize<'de> for Standby {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 pub struct Sum {
     pub left: ::std::boxed::Box<Expr>,
     pub right: ::std::boxed::Box<Expr>,
 }
+impl<'de> ::serde::Deserialize<'de> for Sum {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Sum")?;
+        ::std::result::Result::Ok(Self {
+            left: object.required("left")?,
+            right: object.required("right")?,
+        })
+    }
+}
 /// Nested `allOf`, with properties of its own next to the `allOf`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Tagged {
     pub extra: bool,
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
     pub name: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+impl<'de> ::serde::Deserialize<'de> for Tagged {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Tagged")?;
+        ::std::result::Result::Ok(Self {
+            extra: object.required("extra")?,
+            id: object.required("id")?,
+            created: object.optional("created")?,
+            name: object.required("name")?,
+            tags: object.optional("tags")?,
+        })
+    }
 }
 pub type Token = ::codegen_runtime::Secret;
 /// Self-recursion, through a list and by value.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct TreeNode {
     pub value: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub children: ::std::option::Option<::std::vec::Vec<TreeNode>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub parent: ::std::option::Option<::std::boxed::Box<TreeNode>>,
 }
+impl<'de> ::serde::Deserialize<'de> for TreeNode {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "TreeNode")?;
+        ::std::result::Result::Ok(Self {
+            value: object.required("value")?,
+            children: object.optional("children")?,
+            parent: object.optional("parent")?,
+        })
+    }
+}
 /// A type name starting with a digit; fields that are keywords or start with digits.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
 pub struct V3dModel {
-    #[serde(
-        rename = "1x",
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
+    #[serde(rename = "1x", skip_serializing_if = "::std::option::Option::is_none")]
     pub n1x: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#match: ::std::option::Option<Match>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#enum: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#loop: ::std::option::Option<i32>,
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+impl<'de> ::serde::Deserialize<'de> for V3dModel {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "V3dModel")?;
+        ::std::result::Result::Ok(Self {
+            n1x: object.optional("1x")?,
+            r#type: object.optional("type")?,
+            r#match: object.optional("match")?,
+            r#enum: object.optional("enum")?,
+            r#loop: object.optional("loop")?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
 pub struct Widget {
     pub id: ::std::string::String,
     pub dimensions: Dimensions,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub color: ::std::option::Option<Color>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub labels: ::std::option::Option<Labels>,
+}
+impl<'de> ::serde::Deserialize<'de> for Widget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        #[allow(unused_mut)]
+        let mut object = ::codegen_runtime::de::object(deserializer, "Widget")?;
+        ::std::result::Result::Ok(Self {
+            id: object.required("id")?,
+            dimensions: object.required("dimensions")?,
+            color: object.optional("color")?,
+            labels: object.optional("labels")?,
+        })
+    }
 }

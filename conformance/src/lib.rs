@@ -1,0 +1,22 @@
+//! Stateful emulators of the vendor appliances, and (later) the conformance suite.
+//!
+//! An emulator implements a generated crate's `server::Api` trait; the generated router does all
+//! routing, parameter parsing and validation, and answers invalid requests as the vendor does.
+//! What every emulator shares lives in one module per concept:
+//!
+//! - [`clock`]: real or virtual time; everything time-dependent asks it.
+//! - [`ids`]: deterministic or random ids, in the vendor's format.
+//! - [`jobs`]: the job engine (progress from the clock, effects on completion, cancel, expiry).
+//! - [`faults`]: per-operation fault injection and the layer that applies it.
+//! - [`serve`]: HTTP/HTTPS serving with graceful shutdown, and the request log.
+//! - [`seed`]: initial state from YAML or a built-in default.
+//! - [`emulators`]: one module per vendor.
+
+pub mod clock;
+pub mod emulators;
+pub mod faults;
+pub mod ids;
+pub mod jobs;
+pub mod seed;
+pub mod serve;
+pub mod yaml;
