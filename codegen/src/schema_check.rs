@@ -117,25 +117,14 @@ fn convert_positions(doc: &Value, mut positions: Vec<String>) -> Value {
 /// servers embed it to check request bodies exactly as the spec says (enums, patterns, lengths,
 /// required members), which serde alone does not.
 pub fn bundle(doc: &Value, targets: &[(String, String)]) -> Value {
-    let mut positions = Vec::new();
-    walk(doc, &mut |node| {
-        if node.kind == Kind::Schema && node.reference.is_none() && node.value.is_object() {
-            positions.push(node.pointer.to_string());
-        }
-    });
-    let converted = convert_positions(doc, positions);
-    let mut definitions = Map::new();
-    for (name, pointer) in targets {
-        let schema = converted
-            .pointer(pointer)
-            .cloned()
-            .unwrap_or(Value::Bool(true));
-        definitions.insert(name.clone(), schema);
-    }
-    // The components the definitions reach, transitively.
+    // The components the targets reach, transitively (conversion leaves `$ref`s as they are).
     let mut reached = std::collections::BTreeSet::new();
     let mut queue: Vec<String> = Vec::new();
-    collect_refs(&Value::Object(definitions.clone()), &mut queue);
+    for (_, pointer) in targets {
+        if let Some(schema) = doc.pointer(pointer) {
+            collect_refs(schema, &mut queue);
+        }
+    }
     while let Some(reference) = queue.pop() {
         let Some(name) = reference.strip_prefix("#/components/schemas/") else {
             continue;
@@ -144,21 +133,86 @@ pub fn bundle(doc: &Value, targets: &[(String, String)]) -> Value {
         if !reached.insert(name.clone()) {
             continue;
         }
-        if let Some(schema) =
-            converted.pointer(&crate::source::push_token("/components/schemas", &name))
+        if let Some(schema) = doc.pointer(&crate::source::push_token("/components/schemas", &name))
         {
             collect_refs(schema, &mut queue);
         }
     }
+    // Only what is bundled is converted: a copy of the document pruned to those schemas, each at
+    // its own pointer, so the walker still knows schema positions by where they are.
+    let component = |name: &str| crate::source::push_token("/components/schemas", name);
+    let mut pruned = Value::Object(Map::new());
+    for pointer in targets
+        .iter()
+        .map(|(_, p)| p.clone())
+        .chain(reached.iter().map(|n| component(n)))
+    {
+        copy_at(doc, &mut pruned, &pointer);
+    }
+    let mut positions = Vec::new();
+    walk(&pruned, &mut |node| {
+        if node.kind == Kind::Schema && node.reference.is_none() && node.value.is_object() {
+            positions.push(node.pointer.to_string());
+        }
+    });
+    let converted = convert_positions(&pruned, positions);
+    let definitions: Map<String, Value> = targets
+        .iter()
+        .map(|(name, pointer)| {
+            let schema = converted.pointer(pointer).cloned();
+            (name.clone(), schema.unwrap_or(Value::Bool(true)))
+        })
+        .collect();
     let schemas: Map<String, Value> = reached
         .into_iter()
         .filter_map(|name| {
-            let schema =
-                converted.pointer(&crate::source::push_token("/components/schemas", &name))?;
-            Some((name, schema.clone()))
+            let schema = converted.pointer(&component(&name))?.clone();
+            Some((name, schema))
         })
         .collect();
     json!({ "components": { "schemas": schemas }, "definitions": definitions })
+}
+
+/// Copies the node at `pointer` of `from` into `to` at the same pointer, creating the objects on
+/// the way (an array on the way is copied whole).
+fn copy_at(from: &Value, to: &mut Value, pointer: &str) {
+    let Some(value) = from.pointer(pointer) else {
+        return;
+    };
+    let mut source = from;
+    let mut target = to;
+    let mut rest = pointer.strip_prefix('/').unwrap_or("");
+    loop {
+        let (token, tail) = match rest.split_once('/') {
+            Some((token, tail)) => (token, Some(tail)),
+            None => (rest, None),
+        };
+        let key = crate::source::unescape_token(token);
+        let (Value::Object(source_map), Value::Object(target_map)) = (source, &mut *target) else {
+            return;
+        };
+        let Some(next_source) = source_map.get(&key) else {
+            return;
+        };
+        match tail {
+            None => {
+                target_map.insert(key, value.clone());
+                return;
+            }
+            Some(tail) if next_source.is_array() => {
+                let _ = tail;
+                target_map.insert(key, next_source.clone());
+                return;
+            }
+            Some(tail) => {
+                target = target_map
+                    .entry(key)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                source = next_source;
+                rest = tail;
+            }
+        }
+    }
 }
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {

@@ -1,10 +1,13 @@
 //! YAML or JSON text to a JSON value, remembering the line of every node.
 //!
 //! Diagnostics name a file, a line and a JSON pointer. `openapiv3` and `serde_json` know nothing of
-//! lines, so the document is parsed once here, event by event, into a `serde_json::Value` plus a map
-//! from JSON pointer to the 1-based line where that node (or its mapping key) starts.
+//! lines, so the document is parsed here, event by event, into a `serde_json::Value`; the map from
+//! JSON pointer to the 1-based line where each node (or its mapping key) starts is made by a second
+//! parse, the first time a diagnostic asks for a line. A pointer per node is millions of strings on a
+//! large document (GitHub's), and a clean document never needs one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -15,7 +18,8 @@ use yaml_rust2::Yaml;
 #[derive(Debug, Clone)]
 pub struct SourceDocument {
     pub value: Value,
-    lines: BTreeMap<String, usize>,
+    text: Arc<str>,
+    lines: OnceLock<BTreeMap<String, usize>>,
 }
 
 /// Why text could not become a document.
@@ -30,7 +34,35 @@ impl SourceDocument {
     /// Parses YAML 1.2 (JSON included). Anchors and aliases are expanded; plain scalars are typed as
     /// the YAML core schema says (`200:` as a key stays the string `"200"`).
     pub fn parse(text: &str) -> Result<SourceDocument, SyntaxError> {
-        let mut builder = Builder::default();
+        // JSON is YAML, but serde_json reads it several times faster than the YAML scanner. A JSON
+        // text that it refuses (a syntax error, a duplicate key) goes the YAML way, which says where.
+        if text.trim_start().starts_with('{') {
+            if let Ok(StrictJson(value)) = serde_json::from_str::<StrictJson>(text) {
+                return Ok(SourceDocument {
+                    value,
+                    text: text.into(),
+                    lines: OnceLock::new(),
+                });
+            }
+        }
+        let builder = Self::build(text, false)?;
+        let value = builder.root.ok_or_else(|| SyntaxError {
+            line: 1,
+            pointer: String::new(),
+            message: "the document is empty".to_string(),
+        })?;
+        Ok(SourceDocument {
+            value,
+            text: text.into(),
+            lines: OnceLock::new(),
+        })
+    }
+
+    fn build(text: &str, record_lines: bool) -> Result<Builder, SyntaxError> {
+        let mut builder = Builder {
+            record_lines,
+            ..Builder::default()
+        };
         let mut parser = Parser::new_from_str(text);
         if let Err(e) = parser.load(&mut builder, false) {
             return Err(SyntaxError {
@@ -39,17 +71,17 @@ impl SourceDocument {
                 message: format!("YAML syntax error: {}", e.info()),
             });
         }
-        if let Some(error) = builder.error {
-            return Err(error);
+        match builder.error.take() {
+            Some(error) => Err(error),
+            None => Ok(builder),
         }
-        let value = builder.root.ok_or_else(|| SyntaxError {
-            line: 1,
-            pointer: String::new(),
-            message: "the document is empty".to_string(),
-        })?;
-        Ok(SourceDocument {
-            value,
-            lines: builder.lines,
+    }
+
+    fn lines(&self) -> &BTreeMap<String, usize> {
+        self.lines.get_or_init(|| {
+            Self::build(&self.text, true)
+                .map(|b| b.lines)
+                .unwrap_or_default()
         })
     }
 
@@ -57,7 +89,7 @@ impl SourceDocument {
     pub fn line_of(&self, pointer: &str) -> usize {
         let mut p = pointer;
         loop {
-            if let Some(line) = self.lines.get(p) {
+            if let Some(line) = self.lines().get(p) {
                 return *line;
             }
             match p.rfind('/') {
@@ -86,19 +118,19 @@ pub fn push_token(pointer: &str, token: &str) -> String {
 enum Frame {
     Mapping {
         map: Map<String, Value>,
-        pointer: String,
         anchor: usize,
         key: Option<String>,
     },
     Sequence {
         items: Vec<Value>,
-        pointer: String,
         anchor: usize,
     },
 }
 
 #[derive(Default)]
 struct Builder {
+    /// Whether `lines` is filled (the second parse, for diagnostics).
+    record_lines: bool,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     lines: BTreeMap<String, usize>,
@@ -107,15 +139,27 @@ struct Builder {
 }
 
 impl Builder {
+    /// The pointer of the node being read: each open frame's current key or index.
     fn current_pointer(&self) -> String {
-        match self.stack.last() {
-            Some(Frame::Mapping { pointer, key, .. }) => match key {
-                Some(k) => push_token(pointer, k),
-                None => pointer.clone(),
-            },
-            Some(Frame::Sequence { pointer, items, .. }) => format!("{pointer}/{}", items.len()),
-            None => String::new(),
+        let mut pointer = String::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Mapping { key: Some(k), .. } => {
+                    pointer.push('/');
+                    pointer.push_str(&escape_token(k));
+                }
+                Frame::Mapping { key: None, .. } => break,
+                Frame::Sequence { items, .. } => {
+                    pointer.push('/');
+                    pointer.push_str(&items.len().to_string());
+                }
+            }
         }
+        pointer
+    }
+
+    fn record_line(&mut self, pointer: String, line: usize) {
+        self.lines.entry(pointer).or_insert(line);
     }
 
     fn fail(&mut self, line: usize, message: String) {
@@ -126,6 +170,19 @@ impl Builder {
                 message,
             });
         }
+    }
+
+    /// Whether a collection may start here (not as a mapping key); records its line.
+    fn opens_a_value(&mut self, line: usize) -> bool {
+        if matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. })) {
+            self.fail(line, "mapping keys must be scalars".to_string());
+            return false;
+        }
+        if self.record_lines {
+            let pointer = self.current_pointer();
+            self.record_line(pointer, line);
+        }
+        true
     }
 
     /// The pointer a new node gets, or `None` when the node is a mapping key.
@@ -163,8 +220,10 @@ impl Builder {
                     if let Some(key) = duplicate {
                         self.fail(line, format!("duplicate mapping key `{key}`"));
                     }
-                    let pointer = self.current_pointer();
-                    self.lines.entry(pointer).or_insert(line);
+                    if self.record_lines {
+                        let pointer = self.current_pointer();
+                        self.record_line(pointer, line);
+                    }
                 }
             },
         }
@@ -186,8 +245,10 @@ impl MarkedEventReceiver for Builder {
         let line = mark.line().max(1);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                if let Some(p) = self.child_pointer() {
-                    self.lines.entry(p).or_insert(line);
+                if self.record_lines {
+                    if let Some(p) = self.child_pointer() {
+                        self.record_line(p, line);
+                    }
                 }
                 let value = scalar_value(&text, style, tag.as_ref().map(|t| t.suffix.as_str()));
                 self.finish(value, anchor, line);
@@ -197,30 +258,20 @@ impl MarkedEventReceiver for Builder {
                 None => self.fail(line, format!("unknown alias (anchor {id})")),
             },
             Event::SequenceStart(anchor, _) => {
-                let pointer = self.child_pointer();
-                if pointer.is_none() {
-                    self.fail(line, "mapping keys must be scalars".to_string());
+                if !self.opens_a_value(line) {
                     return;
                 }
-                let pointer = pointer.unwrap_or_default();
-                self.lines.entry(pointer.clone()).or_insert(line);
                 self.stack.push(Frame::Sequence {
                     items: Vec::new(),
-                    pointer,
                     anchor,
                 });
             }
             Event::MappingStart(anchor, _) => {
-                let pointer = self.child_pointer();
-                if pointer.is_none() {
-                    self.fail(line, "mapping keys must be scalars".to_string());
+                if !self.opens_a_value(line) {
                     return;
                 }
-                let pointer = pointer.unwrap_or_default();
-                self.lines.entry(pointer.clone()).or_insert(line);
                 self.stack.push(Frame::Mapping {
                     map: Map::new(),
-                    pointer,
                     anchor,
                     key: None,
                 });
@@ -241,6 +292,63 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
+    }
+}
+
+/// A JSON value read by serde_json that refuses duplicate keys, as the YAML loader does.
+struct StrictJson(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictJson(value) = map.next_value()?;
+            if members.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(members))
     }
 }
 
@@ -270,6 +378,26 @@ fn scalar_value(text: &str, style: TScalarStyle, tag: Option<&str>) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_reads_fast_and_still_knows_its_lines() {
+        let text = "{\n  \"a\": {\n    \"b\": [1,\n      2.5, \"x\"]\n  },\n  \"c\": null\n}\n";
+        let doc = SourceDocument::parse(text).unwrap();
+        assert_eq!(doc.value, json!({"a": {"b": [1, 2.5, "x"]}, "c": null}));
+        assert_eq!(doc.line_of("/a"), 2);
+        assert_eq!(doc.line_of("/a/b/1"), 4);
+        assert_eq!(doc.line_of("/c"), 6);
+    }
+
+    #[test]
+    fn a_duplicate_key_in_json_is_reported_with_its_line() {
+        let error = SourceDocument::parse("{\n\"a\": 1,\n\"a\": 2\n}").unwrap_err();
+        assert_eq!(error.line, 3);
+        assert!(
+            error.message.contains("duplicate mapping key `a`"),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn keeps_lines_of_keys_and_items() {

@@ -944,12 +944,6 @@ backupStorages:
     server.shutdown(Duration::from_secs(5)).await;
 
     for (vendor, settings, message) in [
-        (Vendor::Lxca, Settings::default(), "not implemented yet"),
-        (
-            Vendor::IbmBackupRecovery,
-            Settings::default(),
-            "not implemented yet",
-        ),
         (
             Vendor::ZStack,
             Settings {

@@ -163,7 +163,8 @@ async fn implementation_sees_the_request_headers() {
         async fn query_backup_storage(
             &self,
             _: zstack::server::query_backup_storage::Request,
-        ) -> codegen_runtime::server::Reply<zstack::server::query_backup_storage::Response> {
+        ) -> codegen_runtime::server::Reply<zstack::server::query_backup_storage::Response>
+        {
             unreachable!()
         }
         async fn get_backup_storage(
@@ -181,7 +182,8 @@ async fn implementation_sees_the_request_headers() {
         async fn delete_backup_storage(
             &self,
             _: zstack::server::delete_backup_storage::Request,
-        ) -> codegen_runtime::server::Reply<zstack::server::delete_backup_storage::Response> {
+        ) -> codegen_runtime::server::Reply<zstack::server::delete_backup_storage::Response>
+        {
             unreachable!()
         }
         async fn reconnect_backup_storage(

@@ -147,13 +147,19 @@ mod tests {
         assert_eq!(disk.name, "a");
         assert_eq!(disk.size, Some(3));
         assert_eq!(disk.label, Some(None));
-        assert_eq!(disk.extra, BTreeMap::from([("x".into(), 1), ("y".into(), 2)]));
+        assert_eq!(
+            disk.extra,
+            BTreeMap::from([("x".into(), 1), ("y".into(), 2)])
+        );
     }
 
     #[test]
     fn absent_null_and_value_stay_distinct_for_nullable_fields() {
         assert_eq!(parse(r#"{"name":"a"}"#).unwrap().label, None);
-        assert_eq!(parse(r#"{"name":"a","label":null}"#).unwrap().label, Some(None));
+        assert_eq!(
+            parse(r#"{"name":"a","label":null}"#).unwrap().label,
+            Some(None)
+        );
         assert_eq!(
             parse(r#"{"name":"a","label":"l"}"#).unwrap().label,
             Some(Some("l".into()))

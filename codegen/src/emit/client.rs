@@ -563,7 +563,9 @@ fn method(op: &Operation, types: &TokenStream) -> TokenStream {
             (true, Some((BodyKind::Text, _))) => quote!(response.ok_text(#module::Success::#v)),
             (true, Some(_)) => quote!(::std::result::Result::Ok(#module::Success::#v(response))),
             (false, None) => quote!(response.err_with(|_| #module::Failure::#v)),
-            (false, Some((BodyKind::Json, true))) => quote!(response.err_json(#module::Failure::#v)),
+            (false, Some((BodyKind::Json, true))) => {
+                quote!(response.err_json(#module::Failure::#v))
+            }
             (false, Some((BodyKind::Text, _))) => quote!(response.err_text(#module::Failure::#v)),
             (false, Some(_)) => quote!(response.err_with(#module::Failure::#v)),
         };

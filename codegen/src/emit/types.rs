@@ -46,7 +46,11 @@ fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
         }
     });
     let eq = def.eq.then(|| quote!(Eq,));
-    let default = s.fields.iter().all(|f| !f.required).then(|| quote!(Default,));
+    let default = s
+        .fields
+        .iter()
+        .all(|f| !f.required)
+        .then(|| quote!(Default,));
     // Deserialize is written out rather than derived: see `codegen_runtime::de` for why.
     let takes = s.fields.iter().map(|f| {
         let field = ident(&f.name.rust);

@@ -1015,39 +1015,53 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
 
 /// A type derives `Eq` when nothing in it is a float or free-form JSON. Fixed point over the space.
 fn decide_eq(space: &mut TypeSpace) {
-    loop {
-        let snapshot = space.clone();
-        let mut changed = false;
-        for def in space.types.values_mut() {
-            if !def.eq {
-                continue;
-            }
-            let tys: Vec<&Ty> = match &def.kind {
-                TypeKind::Struct(s) => s
-                    .fields
-                    .iter()
-                    .map(|f| &f.ty)
-                    .chain(s.additional.iter())
-                    .collect(),
-                TypeKind::Union { variants, tag } => {
-                    // A discriminated union keeps unknown variants as raw JSON.
-                    if tag.is_some() {
-                        def.eq = false;
-                        changed = true;
-                        continue;
-                    }
-                    variants.iter().map(|v| &v.ty).collect()
-                }
-                TypeKind::Alias(t) => vec![t],
-                TypeKind::StringEnum { .. } => Vec::new(),
-            };
-            if tys.iter().any(|t| t.has_float(&snapshot)) {
-                def.eq = false;
-                changed = true;
-            }
+    // A type is not `Eq` when it holds a float or raw JSON itself, is a discriminated union (which
+    // keeps unknown variants as raw JSON), or holds a type that is not `Eq`: found once for each
+    // type, then spread to every type that holds it, through a worklist.
+    fn intrinsic_float(ty: &Ty) -> bool {
+        match ty {
+            Ty::F32 | Ty::F64 | Ty::Json | Ty::JsonObject => true,
+            Ty::Vec(t) | Ty::Map(t) | Ty::Boxed(t) => intrinsic_float(t),
+            _ => false,
         }
-        if !changed {
-            return;
+    }
+    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut not_eq: Vec<String> = Vec::new();
+    for (name, def) in &space.types {
+        let tys: Vec<&Ty> = match &def.kind {
+            TypeKind::Struct(s) => s
+                .fields
+                .iter()
+                .map(|f| &f.ty)
+                .chain(s.additional.iter())
+                .collect(),
+            TypeKind::Union { variants, .. } => variants.iter().map(|v| &v.ty).collect(),
+            TypeKind::Alias(t) => vec![t],
+            TypeKind::StringEnum { .. } => Vec::new(),
+        };
+        let mut mentioned = Vec::new();
+        for t in &tys {
+            t.mentions(&mut mentioned);
+        }
+        let tagged = matches!(&def.kind, TypeKind::Union { tag: Some(_), .. });
+        let unknown = mentioned.iter().any(|m| !space.types.contains_key(*m));
+        if !def.eq || tagged || unknown || tys.iter().any(|t| intrinsic_float(t)) {
+            not_eq.push(name.clone());
+        }
+        for m in mentioned {
+            holders.entry(m.to_string()).or_default().push(name.clone());
+        }
+    }
+    let mut done = std::collections::BTreeSet::new();
+    while let Some(name) = not_eq.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        if let Some(def) = space.types.get_mut(&name) {
+            def.eq = false;
+        }
+        if let Some(hs) = holders.get(&name) {
+            not_eq.extend(hs.iter().filter(|h| !done.contains(*h)).cloned());
         }
     }
 }

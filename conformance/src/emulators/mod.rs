@@ -1,5 +1,7 @@
 //! One module per vendor, each an implementation of its generated `server::Api`.
 
+pub mod ibm;
+pub mod lxca;
 pub mod zstack;
 
 use std::sync::Arc;
@@ -97,6 +99,12 @@ pub struct Settings {
     pub faults: Option<Source>,
     /// `--session` (ZStack).
     pub session: Option<String>,
+    /// `--api-key` (IBM): an API key the IAM token endpoint accepts besides the seed's.
+    pub api_key: Option<String>,
+    /// `--token` (IBM): a bearer token valid from the start that never expires.
+    pub token: Option<String>,
+    /// `--tenant` (IBM): the id of the seed's first tenant.
+    pub tenant: Option<String>,
 }
 
 impl Default for Settings {
@@ -107,6 +115,9 @@ impl Default for Settings {
             seed: None,
             faults: None,
             session: None,
+            api_key: None,
+            token: None,
+            tenant: None,
         }
     }
 }
@@ -144,11 +155,14 @@ pub fn build(vendor: Vendor, settings: Settings) -> anyhow::Result<App> {
     if settings.session.is_some() && vendor != Vendor::ZStack {
         anyhow::bail!("--session is for zstack");
     }
+    let ibm_flags =
+        settings.api_key.is_some() || settings.token.is_some() || settings.tenant.is_some();
+    if ibm_flags && vendor != Vendor::IbmBackupRecovery {
+        anyhow::bail!("--api-key, --token and --tenant are for ibm-backup-recovery");
+    }
     match vendor {
         Vendor::ZStack => zstack::app(env, settings),
-        other => anyhow::bail!(
-            "the {} emulator is not implemented yet (issue 4); only zstack is",
-            other.name()
-        ),
+        Vendor::Lxca => lxca::app(env, settings),
+        Vendor::IbmBackupRecovery => ibm::app(env, settings),
     }
 }
