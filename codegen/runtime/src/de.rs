@@ -83,6 +83,121 @@ impl<E: Error> Object<E> {
     }
 }
 
+/// How a field is read, for [`fields`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Must be present (`T`).
+    Required,
+    /// May be absent or `null`, both `None` (`Option<T>`).
+    Optional,
+    /// Absent (`None`), `null` (`Some(None)`) or a value (`Some(Some(v))`): `Option<Option<T>>`.
+    Nullable,
+}
+
+/// Reads the struct `name` as a tuple of its fields, each named and read as `spec` says: the whole
+/// `Deserialize` impl of a generated struct is this one call (and the struct literal).
+pub fn fields<'de, D: Deserializer<'de>, F: Fields>(
+    deserializer: D,
+    name: &'static str,
+    spec: &[(&'static str, Kind)],
+) -> Result<F, D::Error> {
+    let mut object = object(deserializer, name)?;
+    F::take(&mut object.members, spec)
+}
+
+/// Tuples of field values that [`fields`] can fill, up to 32 fields (larger structs read field by
+/// field through [`Object`]).
+pub trait Fields: Sized {
+    /// Takes each field from `members` as `spec` says.
+    fn take<E: Error>(
+        members: &mut Map<String, Value>,
+        spec: &[(&'static str, Kind)],
+    ) -> Result<Self, E>;
+}
+
+fn take_one<T: DeserializeOwned, E: Error>(
+    members: &mut Map<String, Value>,
+    (name, kind): (&'static str, Kind),
+) -> Result<T, E> {
+    let value = members.remove(name);
+    let decoded = match (kind, value) {
+        (Kind::Required, None) => return Err(E::missing_field(name)),
+        // `Option<T>` (and `Option<Option<T>>`) read an absent field as `None`.
+        (_, None) => T::deserialize(Value::Null),
+        // `Option<Option<T>>` reads an explicit `null` as `Some(None)`.
+        (Kind::Nullable, Some(Value::Null)) => T::deserialize(SomeNull),
+        (_, Some(value)) => T::deserialize(value),
+    };
+    decoded.map_err(|e| E::custom(Located(name, e)))
+}
+
+/// A deserializer for an explicit `null` that an `Option` reads as present: `Some(<null>)`.
+struct SomeNull;
+
+impl<'de> Deserializer<'de> for SomeNull {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        Value::Null.deserialize_any(visitor)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(Value::Null)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+macro_rules! fields_for_tuples {
+    ($( ($($t:ident $i:tt),+) )+) => {$(
+        impl<$($t: DeserializeOwned),+> Fields for ($($t,)+) {
+            fn take<E: Error>(
+                members: &mut Map<String, Value>,
+                spec: &[(&'static str, Kind)],
+            ) -> Result<Self, E> {
+                Ok(($(take_one::<$t, E>(members, spec[$i])?,)+))
+            }
+        }
+    )+};
+}
+
+fields_for_tuples! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, F 4)
+    (A 0, B 1, C 2, D 3, F 4, G 5)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18, U 19)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18, U 19, V 20)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18, U 19, V 20, W 21)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18, U 19, V 20, W 21, X 22)
+    (A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15, R 16, S 17, T 18, U 19, V 20, W 21, X 22, Y 23)
+}
+
 fn decode<T: DeserializeOwned, E: Error>(name: &str, value: Value) -> Result<T, E> {
     T::deserialize(value).map_err(|e| E::custom(Located(name, e)))
 }
@@ -178,6 +293,54 @@ mod tests {
         assert!(extra.contains("field `x`"), "{extra}");
         let not_object = parse("[1]").unwrap_err();
         assert!(not_object.contains("expected Disk"), "{not_object}");
+    }
+
+    /// The tuple form generated structs use.
+    #[derive(Debug, PartialEq)]
+    struct Small {
+        name: String,
+        size: Option<u64>,
+        label: Option<Option<String>>,
+    }
+
+    impl<'de> Deserialize<'de> for Small {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let (name, size, label) = fields(
+                deserializer,
+                "Small",
+                &[
+                    ("name", Kind::Required),
+                    ("size", Kind::Optional),
+                    ("label", Kind::Nullable),
+                ],
+            )?;
+            Ok(Small { name, size, label })
+        }
+    }
+
+    #[test]
+    fn the_tuple_form_reads_like_the_field_form() {
+        let small = |json: &str| serde_json::from_str::<Small>(json).map_err(|e| e.to_string());
+        assert_eq!(
+            small(r#"{"name":"a","size":null,"label":null,"x":1}"#).unwrap(),
+            Small {
+                name: "a".into(),
+                size: None,
+                label: Some(None)
+            }
+        );
+        assert_eq!(small(r#"{"name":"a"}"#).unwrap().label, None);
+        assert_eq!(
+            small(r#"{"name":"a","label":"l","size":2}"#).unwrap(),
+            Small {
+                name: "a".into(),
+                size: Some(2),
+                label: Some(Some("l".into()))
+            }
+        );
+        assert!(small("{}").unwrap_err().contains("missing field `name`"));
+        assert!(small(r#"{"name":1}"#).unwrap_err().contains("field `name`"));
+        assert!(small("3").unwrap_err().contains("expected Small"));
     }
 
     #[test]

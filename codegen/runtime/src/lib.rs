@@ -25,6 +25,7 @@ pub mod job;
 pub mod nullable;
 pub mod retry;
 pub mod secret;
+pub mod ser;
 
 #[cfg(feature = "client")]
 pub mod auth;

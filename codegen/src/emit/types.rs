@@ -1,7 +1,7 @@
 //! The type space as Rust items: structs, open string enums, unions and aliases.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::tokens::{bare, doc, ident, ty};
 use crate::ir::types::{Field, Struct, TypeDef, TypeKind, Variant};
@@ -33,10 +33,16 @@ pub fn emit(space: &TypeSpace) -> TokenStream {
     }
 }
 
+/// The most fields a struct reads and writes as one tuple (`codegen_runtime::de::Fields`,
+/// `codegen_runtime::ser::FieldRefs`); larger ones, and those with `additionalProperties`, read
+/// field by field and derive `Serialize`.
+const TUPLE_FIELDS: usize = 24;
+
 fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
     let name = ident(&def.name.rust);
     let type_doc = doc(def.doc.as_deref());
-    let fields = s.fields.iter().map(field);
+    let tuple = s.additional.is_none() && (1..=TUPLE_FIELDS).contains(&s.fields.len());
+    let fields = s.fields.iter().map(|f| field(f, !tuple));
     let additional = s.additional.as_ref().map(|t| {
         let t = ty(t);
         quote! {
@@ -51,42 +57,87 @@ fn structure(def: &TypeDef, s: &Struct) -> TokenStream {
         .iter()
         .all(|f| !f.required)
         .then(|| quote!(Default,));
-    // Deserialize is written out rather than derived: see `codegen_runtime::de` for why.
-    let takes = s.fields.iter().map(|f| {
-        let field = ident(&f.name.rust);
-        let api = &f.name.api;
-        let take = match (f.required, f.nullable) {
-            (true, false) => quote!(required),
-            (false, true) => quote!(nullable),
-            // A required but nullable field is an `Option` too; serde's derive reads it absent
-            // as `None`, and so does this.
-            _ => quote!(optional),
-        };
-        quote!(#field: object.#take(#api)?,)
-    });
-    let rest = s
-        .additional
-        .as_ref()
-        .map(|_| quote!(additional_properties: object.rest()?,));
+    let derive_serialize = (!tuple).then(|| quote!(::serde::Serialize));
     let api_name = &def.name.rust;
+    // Serde impls are written out rather than derived: see `codegen_runtime::de` for why.
+    let (deserialize_body, serialize) = if tuple {
+        let bindings: Vec<_> = (0..s.fields.len()).map(|i| format_ident!("f{i}")).collect();
+        let names: Vec<_> = s.fields.iter().map(|f| ident(&f.name.rust)).collect();
+        let de_spec = s.fields.iter().map(|f| {
+            let api = &f.name.api;
+            let kind = match (f.required, f.nullable) {
+                (true, false) => quote!(Required),
+                (false, true) => quote!(Nullable),
+                // A required but nullable field is an `Option` too; serde's derive reads it absent
+                // as `None`, and so does this.
+                _ => quote!(Optional),
+            };
+            quote!((#api, ::codegen_runtime::de::Kind::#kind))
+        });
+        let ser_spec = s.fields.iter().map(|f| {
+            let api = &f.name.api;
+            let kind = if f.required {
+                quote!(Always)
+            } else {
+                quote!(SkipNone)
+            };
+            quote!((#api, ::codegen_runtime::ser::Kind::#kind))
+        });
+        (
+            quote! {
+                let (#(#bindings,)*) = ::codegen_runtime::de::fields(deserializer, #api_name, &[#(#de_spec),*])?;
+                ::std::result::Result::Ok(Self { #(#names: #bindings,)* })
+            },
+            Some(quote! {
+                impl ::serde::Serialize for #name {
+                    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                        ::codegen_runtime::ser::fields(serializer, &[#(#ser_spec),*], (#(&self.#names,)*))
+                    }
+                }
+            }),
+        )
+    } else {
+        let takes = s.fields.iter().map(|f| {
+            let field = ident(&f.name.rust);
+            let api = &f.name.api;
+            let take = match (f.required, f.nullable) {
+                (true, false) => quote!(required),
+                (false, true) => quote!(nullable),
+                _ => quote!(optional),
+            };
+            quote!(#field: object.#take(#api)?,)
+        });
+        let rest = s
+            .additional
+            .as_ref()
+            .map(|_| quote!(additional_properties: object.rest()?,));
+        (
+            quote! {
+                #[allow(unused_mut)]
+                let mut object = ::codegen_runtime::de::object(deserializer, #api_name)?;
+                ::std::result::Result::Ok(Self { #(#takes)* #rest })
+            },
+            None,
+        )
+    };
     quote! {
         #type_doc
-        #[derive(Debug, Clone, PartialEq, #eq #default ::serde::Serialize)]
+        #[derive(Debug, Clone, PartialEq, #eq #default #derive_serialize)]
         pub struct #name {
             #(#fields)*
             #additional
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                #[allow(unused_mut)]
-                let mut object = ::codegen_runtime::de::object(deserializer, #api_name)?;
-                ::std::result::Result::Ok(Self { #(#takes)* #rest })
+                #deserialize_body
             }
         }
+        #serialize
     }
 }
 
-fn field(f: &Field) -> TokenStream {
+/// A struct field; with `serde_attributes`, the attributes its derived `Serialize` reads.
+fn field(f: &Field, serde_attributes: bool) -> TokenStream {
     let name = ident(&f.name.rust);
     let doc = doc(f.doc.as_deref());
     let api = &f.name.api;
@@ -111,7 +162,7 @@ fn field(f: &Field) -> TokenStream {
             ),
         ),
     };
-    let serde = if rename.is_some() || !attrs.is_empty() {
+    let serde = if serde_attributes && (rename.is_some() || !attrs.is_empty()) {
         quote!(#[serde(#rename #attrs)])
     } else {
         quote!()

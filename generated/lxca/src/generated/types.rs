@@ -9,7 +9,7 @@
 )]
 /// `action=acquire`. The LXCA REST reference's table spells the member `fixid`; its example, the
 /// Python client and the Ruby client send `fixids`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcquireUpdatesRequest {
     /// IDs of one or more update packages. An item may itself be a comma-separated list (the
     /// reference example and pylxca send one string of comma-separated ids).
@@ -19,23 +19,31 @@ impl<'de> ::serde::Deserialize<'de> for AcquireUpdatesRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "AcquireUpdatesRequest",
+            &[("fixids", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            fixids: object.required("fixids")?,
-        })
+        ::std::result::Result::Ok(Self { fixids: f0 })
+    }
+}
+impl ::serde::Serialize for AcquireUpdatesRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("fixids", ::codegen_runtime::ser::Kind::Always)],
+            (&self.fixids,),
+        )
     }
 }
 /// Appliance information. Assumption: only `appliance` and `appliance_states` are described; other
 /// members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Aicc {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance: ::std::option::Option<AiccAppliance>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub appliance_states: ::std::option::Option<
         ::std::vec::Vec<AiccApplianceStatesItem>,
     >,
@@ -44,68 +52,137 @@ impl<'de> ::serde::Deserialize<'de> for Aicc {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Aicc")?;
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Aicc",
+            &[
+                ("appliance", ::codegen_runtime::de::Kind::Optional),
+                ("appliance_states", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            appliance: object.optional("appliance")?,
-            appliance_states: object.optional("appliance_states")?,
+            appliance: f0,
+            appliance_states: f1,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Aicc {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("appliance", ::codegen_runtime::ser::Kind::SkipNone),
+                ("appliance_states", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.appliance, &self.appliance_states),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AiccAppliance {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub build: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for AiccAppliance {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "AiccAppliance")?;
+        let (f0, f1, f2, f3, f4, f5, f6) = ::codegen_runtime::de::fields(
+            deserializer,
+            "AiccAppliance",
+            &[
+                ("build", ::codegen_runtime::de::Kind::Optional),
+                ("date", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("runlevel", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("version", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            build: object.optional("build")?,
-            date: object.optional("date")?,
-            name: object.optional("name")?,
-            runlevel: object.optional("runlevel")?,
-            status: object.optional("status")?,
-            uuid: object.optional("uuid")?,
-            version: object.optional("version")?,
+            build: f0,
+            date: f1,
+            name: f2,
+            runlevel: f3,
+            status: f4,
+            uuid: f5,
+            version: f6,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for AiccAppliance {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("build", ::codegen_runtime::ser::Kind::SkipNone),
+                ("date", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("runlevel", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("version", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.build,
+                &self.date,
+                &self.name,
+                &self.runlevel,
+                &self.status,
+                &self.uuid,
+                &self.version,
+            ),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AiccApplianceStatesItem {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub runlevel: ::std::option::Option<i64>,
 }
 impl<'de> ::serde::Deserialize<'de> for AiccApplianceStatesItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "AiccApplianceStatesItem",
+            &[
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("runlevel", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            description: object.optional("description")?,
-            runlevel: object.optional("runlevel")?,
+            description: f0,
+            runlevel: f1,
         })
+    }
+}
+impl ::serde::Serialize for AiccApplianceStatesItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("runlevel", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.description, &self.runlevel),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -161,7 +238,7 @@ impl<'de> ::serde::Deserialize<'de> for ApplyUpdatesAction {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyUpdatesRequest {
     /// Update ID. You can specify only one update ID.
     pub fixids: ::std::vec::Vec<::std::string::String>,
@@ -170,136 +247,207 @@ impl<'de> ::serde::Deserialize<'de> for ApplyUpdatesRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "ApplyUpdatesRequest",
+            &[("fixids", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            fixids: object.required("fixids")?,
-        })
+        ::std::result::Result::Ok(Self { fixids: f0 })
+    }
+}
+impl ::serde::Serialize for ApplyUpdatesRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("fixids", ::codegen_runtime::ser::Kind::Always)],
+            (&self.fixids,),
+        )
     }
 }
 /// A backup. Assumption: the attributes are those the LXCA REST reference lists before its table is
 /// cut, plus `uuid`, `size` and `location` from vendor-notes.md (types assumed: strings); other
 /// members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Backup {
     /// UUID of the backup (used by PUT /managementServer/data).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Date and time when the backup was created.
-    #[serde(
-        rename = "backupDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub backup_date: ::std::option::Option<::std::string::String>,
     /// Name of the user that created the backup.
-    #[serde(
-        rename = "backupRequestedBy",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub backup_requested_by: ::std::option::Option<::std::string::String>,
     /// Number of managed chassis in the backup.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub chassis: ::std::option::Option<::std::string::String>,
     /// Checksum that is used to verify the backup content.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub checksum: ::std::option::Option<::std::string::String>,
     /// Indicates whether DHCP mode is enabled on the XClarity Administrator instance that was backed up.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp: ::std::option::Option<bool>,
     /// Network interface that uses DHCP (for example, "eth0"); empty if DHCP mode is disabled.
-    #[serde(rename = "dhcpEth", skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp_eth: ::std::option::Option<::std::string::String>,
     /// MAC address of the network interface that uses DHCP; empty if DHCP mode is disabled.
-    #[serde(rename = "dhcpMac", skip_serializing_if = "::std::option::Option::is_none")]
     pub dhcp_mac: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth0 interface.
-    #[serde(rename = "eth0IPv4", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth0_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth0 interface.
-    #[serde(rename = "eth0IPv6", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth0_i_pv6: ::std::option::Option<::std::string::String>,
     /// IPv4 address of the eth1 interface.
-    #[serde(rename = "eth1IPv4", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth1_i_pv4: ::std::option::Option<::std::string::String>,
     /// IPv6 address of the eth1 interface.
-    #[serde(rename = "eth1IPv6", skip_serializing_if = "::std::option::Option::is_none")]
     pub eth1_i_pv6: ::std::option::Option<::std::string::String>,
     /// Name of the XClarity Administrator backup.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub filename: ::std::option::Option<::std::string::String>,
     /// Total size of all firmware-update packages that are included in the backup.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub firmware: ::std::option::Option<::std::string::String>,
     /// Size of the backup.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<::std::string::String>,
     /// Where the backup is stored (the local repository or a remote share).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Backup {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Backup")?;
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Backup",
+            &[
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("backupDate", ::codegen_runtime::de::Kind::Optional),
+                ("backupRequestedBy", ::codegen_runtime::de::Kind::Optional),
+                ("chassis", ::codegen_runtime::de::Kind::Optional),
+                ("checksum", ::codegen_runtime::de::Kind::Optional),
+                ("dhcp", ::codegen_runtime::de::Kind::Optional),
+                ("dhcpEth", ::codegen_runtime::de::Kind::Optional),
+                ("dhcpMac", ::codegen_runtime::de::Kind::Optional),
+                ("eth0IPv4", ::codegen_runtime::de::Kind::Optional),
+                ("eth0IPv6", ::codegen_runtime::de::Kind::Optional),
+                ("eth1IPv4", ::codegen_runtime::de::Kind::Optional),
+                ("eth1IPv6", ::codegen_runtime::de::Kind::Optional),
+                ("filename", ::codegen_runtime::de::Kind::Optional),
+                ("firmware", ::codegen_runtime::de::Kind::Optional),
+                ("size", ::codegen_runtime::de::Kind::Optional),
+                ("location", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            uuid: object.optional("uuid")?,
-            backup_date: object.optional("backupDate")?,
-            backup_requested_by: object.optional("backupRequestedBy")?,
-            chassis: object.optional("chassis")?,
-            checksum: object.optional("checksum")?,
-            dhcp: object.optional("dhcp")?,
-            dhcp_eth: object.optional("dhcpEth")?,
-            dhcp_mac: object.optional("dhcpMac")?,
-            eth0_i_pv4: object.optional("eth0IPv4")?,
-            eth0_i_pv6: object.optional("eth0IPv6")?,
-            eth1_i_pv4: object.optional("eth1IPv4")?,
-            eth1_i_pv6: object.optional("eth1IPv6")?,
-            filename: object.optional("filename")?,
-            firmware: object.optional("firmware")?,
-            size: object.optional("size")?,
-            location: object.optional("location")?,
+            uuid: f0,
+            backup_date: f1,
+            backup_requested_by: f2,
+            chassis: f3,
+            checksum: f4,
+            dhcp: f5,
+            dhcp_eth: f6,
+            dhcp_mac: f7,
+            eth0_i_pv4: f8,
+            eth0_i_pv6: f9,
+            eth1_i_pv4: f10,
+            eth1_i_pv6: f11,
+            filename: f12,
+            firmware: f13,
+            size: f14,
+            location: f15,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Backup {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("backupDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("backupRequestedBy", ::codegen_runtime::ser::Kind::SkipNone),
+                ("chassis", ::codegen_runtime::ser::Kind::SkipNone),
+                ("checksum", ::codegen_runtime::ser::Kind::SkipNone),
+                ("dhcp", ::codegen_runtime::ser::Kind::SkipNone),
+                ("dhcpEth", ::codegen_runtime::ser::Kind::SkipNone),
+                ("dhcpMac", ::codegen_runtime::ser::Kind::SkipNone),
+                ("eth0IPv4", ::codegen_runtime::ser::Kind::SkipNone),
+                ("eth0IPv6", ::codegen_runtime::ser::Kind::SkipNone),
+                ("eth1IPv4", ::codegen_runtime::ser::Kind::SkipNone),
+                ("eth1IPv6", ::codegen_runtime::ser::Kind::SkipNone),
+                ("filename", ::codegen_runtime::ser::Kind::SkipNone),
+                ("firmware", ::codegen_runtime::ser::Kind::SkipNone),
+                ("size", ::codegen_runtime::ser::Kind::SkipNone),
+                ("location", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.uuid,
+                &self.backup_date,
+                &self.backup_requested_by,
+                &self.chassis,
+                &self.checksum,
+                &self.dhcp,
+                &self.dhcp_eth,
+                &self.dhcp_mac,
+                &self.eth0_i_pv4,
+                &self.eth0_i_pv6,
+                &self.eth1_i_pv4,
+                &self.eth1_i_pv6,
+                &self.filename,
+                &self.firmware,
+                &self.size,
+                &self.location,
+            ),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BackupActionResponse {
     /// ID of the job that was created to track the action progress. Returned only when an
     /// operation is started (`action=start`); if no job was created, this attribute is empty or
     /// absent. Use GET /tasks/{job_list} or GET /jobs/{id} to determine the status of the job.
-    #[serde(rename = "jobId", skip_serializing_if = "::std::option::Option::is_none")]
     pub job_id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about the error message. Assumption: the table types it "Object", but both
     /// examples show an array (`"message": []`), so it is an array of messages.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for BackupActionResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "BackupActionResponse",
+            &[
+                ("jobId", ::codegen_runtime::de::Kind::Optional),
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("message", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            job_id: object.optional("jobId")?,
-            result: object.optional("result")?,
-            message: object.optional("message")?,
+            job_id: f0,
+            result: f1,
+            message: f2,
         })
+    }
+}
+impl ::serde::Serialize for BackupActionResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("jobId", ::codegen_runtime::ser::Kind::SkipNone),
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("message", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.job_id, &self.result, &self.message),
+        )
     }
 }
 /// `action=import`: the backup package. The LXCA REST reference's table names the attribute
 /// `filename`; its example sends the file in part `uploadedfile` (with its file name), which this
 /// schema follows.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupFileUpload {
     /// The backup package (for example LXCA_backup_Jul20.tar).
     pub uploadedfile: ::std::string::String,
@@ -308,51 +456,82 @@ impl<'de> ::serde::Deserialize<'de> for BackupFileUpload {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "BackupFileUpload",
+            &[("uploadedfile", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            uploadedfile: object.required("uploadedfile")?,
-        })
+        ::std::result::Result::Ok(Self { uploadedfile: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for BackupFileUpload {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("uploadedfile", ::codegen_runtime::ser::Kind::Always)],
+            (&self.uploadedfile,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BackupList {
     /// Information about each backup.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub backups: ::std::option::Option<::std::vec::Vec<Backup>>,
 }
 impl<'de> ::serde::Deserialize<'de> for BackupList {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "BackupList")?;
-        ::std::result::Result::Ok(Self {
-            backups: object.optional("backups")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "BackupList",
+            &[("backups", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { backups: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for BackupList {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("backups", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.backups,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelJobRequest {
     /// Always "true".
-    #[serde(rename = "cancelRequest")]
     pub cancel_request: CancelJobRequestCancelRequest,
 }
 impl<'de> ::serde::Deserialize<'de> for CancelJobRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "CancelJobRequest",
+            &[("cancelRequest", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            cancel_request: object.required("cancelRequest")?,
-        })
+        ::std::result::Result::Ok(Self { cancel_request: f0 })
+    }
+}
+impl ::serde::Serialize for CancelJobRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("cancelRequest", ::codegen_runtime::ser::Kind::Always)],
+            (&self.cancel_request,),
+        )
     }
 }
 /// Always "true".
@@ -411,7 +590,7 @@ impl<'de> ::serde::Deserialize<'de> for CancelJobRequestCancelRequest {
     }
 }
 /// Cancel the push operation that is in progress. Takes no other attribute.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelPushRequest {
     /// `cancel`. Cancel the push operation that is in progress.
     pub action: CancelPushRequestAction,
@@ -422,15 +601,30 @@ impl<'de> ::serde::Deserialize<'de> for CancelPushRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "CancelPushRequest",
+            &[
+                ("action", ::codegen_runtime::de::Kind::Required),
+                ("operation", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            action: object.required("action")?,
-            operation: object.required("operation")?,
-        })
+        ::std::result::Result::Ok(Self { action: f0, operation: f1 })
+    }
+}
+impl ::serde::Serialize for CancelPushRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("action", ::codegen_runtime::ser::Kind::Always),
+                ("operation", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.action, &self.operation),
+        )
     }
 }
 /// `cancel`. Cancel the push operation that is in progress.
@@ -543,7 +737,7 @@ impl<'de> ::serde::Deserialize<'de> for CancelPushRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelTasksRequest {
     /// `cancel`. Cancels the specified jobs.
     pub action: CancelTasksRequestAction,
@@ -554,15 +748,30 @@ impl<'de> ::serde::Deserialize<'de> for CancelTasksRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "CancelTasksRequest",
+            &[
+                ("action", ::codegen_runtime::de::Kind::Required),
+                ("list", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            action: object.required("action")?,
-            list: object.required("list")?,
-        })
+        ::std::result::Result::Ok(Self { action: f0, list: f1 })
+    }
+}
+impl ::serde::Serialize for CancelTasksRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("action", ::codegen_runtime::ser::Kind::Always),
+                ("list", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.action, &self.list),
+        )
     }
 }
 /// `cancel`. Cancels the specified jobs.
@@ -621,7 +830,7 @@ impl<'de> ::serde::Deserialize<'de> for CancelTasksRequestAction {
     }
 }
 /// Copy or move a backup.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyOrMoveBackupRequest {
     /// `start`. Starts a job to copy or move the backup.
     pub action: CopyOrMoveBackupRequestAction,
@@ -642,17 +851,39 @@ impl<'de> ::serde::Deserialize<'de> for CopyOrMoveBackupRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
             deserializer,
             "CopyOrMoveBackupRequest",
+            &[
+                ("action", ::codegen_runtime::de::Kind::Required),
+                ("destination", ::codegen_runtime::de::Kind::Required),
+                ("operation", ::codegen_runtime::de::Kind::Required),
+                ("uuid", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            action: object.required("action")?,
-            destination: object.required("destination")?,
-            operation: object.required("operation")?,
-            uuid: object.required("uuid")?,
+            action: f0,
+            destination: f1,
+            operation: f2,
+            uuid: f3,
         })
+    }
+}
+impl ::serde::Serialize for CopyOrMoveBackupRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("action", ::codegen_runtime::ser::Kind::Always),
+                ("destination", ::codegen_runtime::ser::Kind::Always),
+                ("operation", ::codegen_runtime::ser::Kind::Always),
+                ("uuid", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.action, &self.destination, &self.operation, &self.uuid),
+        )
     }
 }
 /// `start`. Starts a job to copy or move the backup.
@@ -771,30 +1002,43 @@ impl<'de> ::serde::Deserialize<'de> for CopyOrMoveBackupRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateOsImageImportJobRequest {
     /// Always `Init`. The LXCA REST reference writes "This value must be init"; the Python and
     /// Ruby clients send `Init`.
-    #[serde(rename = "Action")]
     pub action: CreateOsImageImportJobRequestAction,
     /// Size of the file to be imported (in bytes). vendor-notes.md shows a number, the LXCA REST
     /// reference types it String; both are accepted.
-    #[serde(rename = "fileSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_size: ::std::option::Option<CreateOsImageImportJobRequestFileSize>,
 }
 impl<'de> ::serde::Deserialize<'de> for CreateOsImageImportJobRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "CreateOsImageImportJobRequest",
+            &[
+                ("Action", ::codegen_runtime::de::Kind::Required),
+                ("fileSize", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            action: object.required("Action")?,
-            file_size: object.optional("fileSize")?,
-        })
+        ::std::result::Result::Ok(Self { action: f0, file_size: f1 })
+    }
+}
+impl ::serde::Serialize for CreateOsImageImportJobRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("Action", ::codegen_runtime::ser::Kind::Always),
+                ("fileSize", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.action, &self.file_size),
+        )
     }
 }
 /// Always `Init`. The LXCA REST reference writes "This value must be init"; the Python and
@@ -864,10 +1108,9 @@ pub enum CreateOsImageImportJobRequestFileSize {
     V0(i64),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSessionRequest {
     /// User name for the account to be used to log in to Lenovo XClarity Administrator.
-    #[serde(rename = "UserId")]
     pub user_id: ::std::string::String,
     /// Password for the user account.
     pub password: ::codegen_runtime::Secret,
@@ -876,22 +1119,37 @@ impl<'de> ::serde::Deserialize<'de> for CreateSessionRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "CreateSessionRequest",
+            &[
+                ("UserId", ::codegen_runtime::de::Kind::Required),
+                ("password", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            user_id: object.required("UserId")?,
-            password: object.required("password")?,
-        })
+        ::std::result::Result::Ok(Self { user_id: f0, password: f1 })
+    }
+}
+impl ::serde::Serialize for CreateSessionRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("UserId", ::codegen_runtime::ser::Kind::Always),
+                ("password", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.user_id, &self.password),
+        )
     }
 }
 /// The error envelope of LXCA: `result` and `messages[]`. Assumption: both are required, as in
 /// every documented error body; the backup excerpt names the member `message` for its success
 /// body (see BackupActionResponse) and its error bodies are assumed to use `messages` like every
 /// other endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub result: Result,
     /// Information about one or more messages.
@@ -901,12 +1159,30 @@ impl<'de> ::serde::Deserialize<'de> for Error {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Error")?;
-        ::std::result::Result::Ok(Self {
-            result: object.required("result")?,
-            messages: object.required("messages")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Error",
+            &[
+                ("result", ::codegen_runtime::de::Kind::Required),
+                ("messages", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { result: f0, messages: f1 })
+    }
+}
+impl ::serde::Serialize for Error {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("result", ::codegen_runtime::ser::Kind::Always),
+                ("messages", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.result, &self.messages),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -1434,132 +1710,170 @@ impl<'de> ::serde::Deserialize<'de> for ImportUpdateFilesAction {
 }
 /// `action=import`. The Python and Ruby clients send `files`; the LXCA REST reference shows
 /// `size`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ImportUpdatesRequest {
     /// The files that will be uploaded.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub files: ::std::option::Option<::std::vec::Vec<UpdateImportFile>>,
     /// Total size, in bytes, of the file to be imported.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
 impl<'de> ::serde::Deserialize<'de> for ImportUpdatesRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "ImportUpdatesRequest",
+            &[
+                ("files", ::codegen_runtime::de::Kind::Optional),
+                ("size", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            files: object.optional("files")?,
-            size: object.optional("size")?,
-        })
+        ::std::result::Result::Ok(Self { files: f0, size: f1 })
+    }
+}
+impl ::serde::Serialize for ImportUpdatesRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("files", ::codegen_runtime::ser::Kind::SkipNone),
+                ("size", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.files, &self.size),
+        )
     }
 }
 /// A job (the Ruby client's API Blueprint and vendor-notes.md). Other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// Job ID.
     pub id: ::std::string::String,
     pub status: JobStatus,
     /// Whether the job can be cancelled.
-    #[serde(
-        rename = "isCancelable",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub is_cancelable: ::std::option::Option<bool>,
     /// User that cancelled the job, or empty.
-    #[serde(
-        rename = "cancelledBy",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub cancelled_by: ::std::option::Option<::std::string::String>,
     /// URI that cancels the job, or empty.
-    #[serde(
-        rename = "cancelURI",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub cancel_uri: ::std::option::Option<::std::string::String>,
     /// Job category (for example MANAGEMENT).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub category: ::std::option::Option<::std::string::String>,
     /// User that created the job.
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the job started (for example 2017-05-19T15:08:34Z).
-    #[serde(
-        rename = "startTime",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the job ended.
-    #[serde(rename = "endTime", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Bundle of the job's messages.
-    #[serde(
-        rename = "messageBundle",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
     /// Translated job name.
-    #[serde(
-        rename = "messageDisplay",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_display: ::std::option::Option<::std::string::String>,
     /// Message ID of the job name.
-    #[serde(
-        rename = "messageID",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_id: ::std::option::Option<::std::string::String>,
     /// Parameters of the job name.
-    #[serde(
-        rename = "messageParameters",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_parameters: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Job type.
-    #[serde(rename = "typeId", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_id: ::std::option::Option<i64>,
     /// UUID of the resource the job acts on.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// Whether the job is a legacy job.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub legacy: ::std::option::Option<bool>,
 }
 impl<'de> ::serde::Deserialize<'de> for Job {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Job")?;
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Job",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("status", ::codegen_runtime::de::Kind::Required),
+                ("isCancelable", ::codegen_runtime::de::Kind::Optional),
+                ("cancelledBy", ::codegen_runtime::de::Kind::Optional),
+                ("cancelURI", ::codegen_runtime::de::Kind::Optional),
+                ("category", ::codegen_runtime::de::Kind::Optional),
+                ("createdBy", ::codegen_runtime::de::Kind::Optional),
+                ("startTime", ::codegen_runtime::de::Kind::Optional),
+                ("endTime", ::codegen_runtime::de::Kind::Optional),
+                ("messageBundle", ::codegen_runtime::de::Kind::Optional),
+                ("messageDisplay", ::codegen_runtime::de::Kind::Optional),
+                ("messageID", ::codegen_runtime::de::Kind::Optional),
+                ("messageParameters", ::codegen_runtime::de::Kind::Optional),
+                ("typeId", ::codegen_runtime::de::Kind::Optional),
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("legacy", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.required("id")?,
-            status: object.required("status")?,
-            is_cancelable: object.optional("isCancelable")?,
-            cancelled_by: object.optional("cancelledBy")?,
-            cancel_uri: object.optional("cancelURI")?,
-            category: object.optional("category")?,
-            created_by: object.optional("createdBy")?,
-            start_time: object.optional("startTime")?,
-            end_time: object.optional("endTime")?,
-            message_bundle: object.optional("messageBundle")?,
-            message_display: object.optional("messageDisplay")?,
-            message_id: object.optional("messageID")?,
-            message_parameters: object.optional("messageParameters")?,
-            type_id: object.optional("typeId")?,
-            uuid: object.optional("uuid")?,
-            legacy: object.optional("legacy")?,
+            id: f0,
+            status: f1,
+            is_cancelable: f2,
+            cancelled_by: f3,
+            cancel_uri: f4,
+            category: f5,
+            created_by: f6,
+            start_time: f7,
+            end_time: f8,
+            message_bundle: f9,
+            message_display: f10,
+            message_id: f11,
+            message_parameters: f12,
+            type_id: f13,
+            uuid: f14,
+            legacy: f15,
         })
+    }
+}
+impl ::serde::Serialize for Job {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("status", ::codegen_runtime::ser::Kind::Always),
+                ("isCancelable", ::codegen_runtime::ser::Kind::SkipNone),
+                ("cancelledBy", ::codegen_runtime::ser::Kind::SkipNone),
+                ("cancelURI", ::codegen_runtime::ser::Kind::SkipNone),
+                ("category", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createdBy", ::codegen_runtime::ser::Kind::SkipNone),
+                ("startTime", ::codegen_runtime::ser::Kind::SkipNone),
+                ("endTime", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageBundle", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageDisplay", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageID", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageParameters", ::codegen_runtime::ser::Kind::SkipNone),
+                ("typeId", ::codegen_runtime::ser::Kind::SkipNone),
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("legacy", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.id,
+                &self.status,
+                &self.is_cancelable,
+                &self.cancelled_by,
+                &self.cancel_uri,
+                &self.category,
+                &self.created_by,
+                &self.start_time,
+                &self.end_time,
+                &self.message_bundle,
+                &self.message_display,
+                &self.message_id,
+                &self.message_parameters,
+                &self.type_id,
+                &self.uuid,
+                &self.legacy,
+            ),
+        )
     }
 }
 /// State of a job (vendor-notes.md).
@@ -1645,65 +1959,95 @@ impl<'de> ::serde::Deserialize<'de> for JobState {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobStatus {
     pub state: JobState,
     /// Percentage complete (0-100).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Subjobs.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub substatus: ::std::option::Option<::std::vec::Vec<Job>>,
     /// Messages that describe the outcome.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::vec::Vec<JobStatusDescriptionItem>>,
 }
 impl<'de> ::serde::Deserialize<'de> for JobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "JobStatus")?;
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
+            deserializer,
+            "JobStatus",
+            &[
+                ("state", ::codegen_runtime::de::Kind::Required),
+                ("percentage", ::codegen_runtime::de::Kind::Optional),
+                ("substatus", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            state: object.required("state")?,
-            percentage: object.optional("percentage")?,
-            substatus: object.optional("substatus")?,
-            description: object.optional("description")?,
+            state: f0,
+            percentage: f1,
+            substatus: f2,
+            description: f3,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for JobStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("state", ::codegen_runtime::ser::Kind::Always),
+                ("percentage", ::codegen_runtime::ser::Kind::SkipNone),
+                ("substatus", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.state, &self.percentage, &self.substatus, &self.description),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JobStatusDescriptionItem {
-    #[serde(
-        rename = "messageID",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_id: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "messageDisplay",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_display: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "messageBundle",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub message_bundle: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for JobStatusDescriptionItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "JobStatusDescriptionItem",
+            &[
+                ("messageID", ::codegen_runtime::de::Kind::Optional),
+                ("messageDisplay", ::codegen_runtime::de::Kind::Optional),
+                ("messageBundle", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            message_id: object.optional("messageID")?,
-            message_display: object.optional("messageDisplay")?,
-            message_bundle: object.optional("messageBundle")?,
+            message_id: f0,
+            message_display: f1,
+            message_bundle: f2,
         })
+    }
+}
+impl ::serde::Serialize for JobStatusDescriptionItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("messageID", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageDisplay", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messageBundle", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.message_id, &self.message_display, &self.message_bundle),
+        )
     }
 }
 /// One of three requests; exactly one matches a valid body, so an invalid combination (a cancel
@@ -1793,33 +2137,56 @@ pub enum ManageUpdatesRequest {
 }
 /// A message. Assumption: `id` and `text` are always present (every example has them);
 /// `explanation` and `recovery` are optional (the updates examples omit them).
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// Message identifier of a returned message.
     pub id: ::std::string::String,
     /// Message text associated with the message identifier.
     pub text: ::std::string::String,
     /// Additional information to clarify the reason for the message.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub explanation: ::std::option::Option<::std::string::String>,
     /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
     /// every example (the excerpts' and the notes') shows a single object, so both forms are
     /// accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub recovery: ::std::option::Option<MessageRecovery>,
 }
 impl<'de> ::serde::Deserialize<'de> for Message {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Message")?;
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Message",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("text", ::codegen_runtime::de::Kind::Required),
+                ("explanation", ::codegen_runtime::de::Kind::Optional),
+                ("recovery", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.required("id")?,
-            text: object.required("text")?,
-            explanation: object.optional("explanation")?,
-            recovery: object.optional("recovery")?,
+            id: f0,
+            text: f1,
+            explanation: f2,
+            recovery: f3,
         })
+    }
+}
+impl ::serde::Serialize for Message {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("text", ::codegen_runtime::ser::Kind::Always),
+                ("explanation", ::codegen_runtime::ser::Kind::SkipNone),
+                ("recovery", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.id, &self.text, &self.explanation, &self.recovery),
+        )
     }
 }
 /// Recovery information. Assumption: the tables type it "Array" / "Array of objects", but
@@ -1838,20 +2205,12 @@ pub enum MessageRecovery {
 /// `checksumValue` in its query-parameter table but says each "is added as an item of the
 /// multi-part body", as its request example does; they are parts here. The Python client also
 /// sends a text part `name` with the value `uploadedfile`; extra parts are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OsImageFileUpload {
     /// Type of checksum to be used (the excerpt's example: `MD5`).
     /// Assumption: the excerpt cuts the value list; MD5, SHA1 and SHA256 are assumed.
-    #[serde(
-        rename = "checksumType",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub checksum_type: ::std::option::Option<OsImageFileUploadChecksumType>,
     /// Checksum string of the .ISO file.
-    #[serde(
-        rename = "checksumValue",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub checksum_value: ::std::option::Option<::std::string::String>,
     /// The file to import (for example redhat7.0.iso).
     pub uploadedfile: ::std::string::String,
@@ -1860,16 +2219,36 @@ impl<'de> ::serde::Deserialize<'de> for OsImageFileUpload {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "OsImageFileUpload",
+            &[
+                ("checksumType", ::codegen_runtime::de::Kind::Optional),
+                ("checksumValue", ::codegen_runtime::de::Kind::Optional),
+                ("uploadedfile", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            checksum_type: object.optional("checksumType")?,
-            checksum_value: object.optional("checksumValue")?,
-            uploadedfile: object.required("uploadedfile")?,
+            checksum_type: f0,
+            checksum_value: f1,
+            uploadedfile: f2,
         })
+    }
+}
+impl ::serde::Serialize for OsImageFileUpload {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("checksumType", ::codegen_runtime::ser::Kind::SkipNone),
+                ("checksumValue", ::codegen_runtime::ser::Kind::SkipNone),
+                ("uploadedfile", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.checksum_type, &self.checksum_value, &self.uploadedfile),
+        )
     }
 }
 /// Type of checksum to be used (the excerpt's example: `MD5`).
@@ -1938,127 +2317,199 @@ impl<'de> ::serde::Deserialize<'de> for OsImageFileUploadChecksumType {
 }
 /// Answer of POST /osImages. Assumption: `jobId` is a string (as in the other LXCA job answers);
 /// `result` and `messages` follow the usual envelope.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OsImageImportJob {
     /// ID of the import job; pass it to POST /files/osImages?jobId={job_id}.
-    #[serde(rename = "jobId")]
     pub job_id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for OsImageImportJob {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "OsImageImportJob",
+            &[
+                ("jobId", ::codegen_runtime::de::Kind::Required),
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            job_id: object.required("jobId")?,
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
+            job_id: f0,
+            result: f1,
+            messages: f2,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for OsImageImportJob {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("jobId", ::codegen_runtime::ser::Kind::Always),
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.job_id, &self.result, &self.messages),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OsImageImportResult {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Identifier of the file that was successfully imported.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fileid: ::std::option::Option<::std::string::String>,
     /// Information about one or more messages.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for OsImageImportResult {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "OsImageImportResult",
+            &[
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("fileid", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            result: object.optional("result")?,
-            fileid: object.optional("fileid")?,
-            messages: object.optional("messages")?,
+            result: f0,
+            fileid: f1,
+            messages: f2,
         })
+    }
+}
+impl ::serde::Serialize for OsImageImportResult {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("fileid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.result, &self.fileid, &self.messages),
+        )
     }
 }
 /// The OS images repository. Assumption: only `bootFiles` is described (the rest of the LXCA REST
 /// reference table was not available); other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OsImages {
     /// List of boot-option files that are imported and available to the OS image profiles.
-    #[serde(
-        rename = "bootFiles",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub boot_files: ::std::option::Option<::std::vec::Vec<OsImagesBootFilesItem>>,
 }
 impl<'de> ::serde::Deserialize<'de> for OsImages {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "OsImages")?;
-        ::std::result::Result::Ok(Self {
-            boot_files: object.optional("bootFiles")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "OsImages",
+            &[("bootFiles", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { boot_files: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for OsImages {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("bootFiles", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.boot_files,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OsImagesBootFilesItem {
     /// ID of the OS bundle from which the boot file was imported.
-    #[serde(rename = "bundleId", skip_serializing_if = "::std::option::Option::is_none")]
     pub bundle_id: ::std::option::Option<::std::string::String>,
     /// Boot-option file description.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Boot-option file identifier.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     /// Boot-option file name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The operating system that is associated with the boot-options file (for example `win`).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub os: ::std::option::Option<::std::string::String>,
     /// Operating system release.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub osrelease: ::std::option::Option<::std::string::String>,
     /// Size, in bytes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
 }
 impl<'de> ::serde::Deserialize<'de> for OsImagesBootFilesItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5, f6) = ::codegen_runtime::de::fields(
             deserializer,
             "OsImagesBootFilesItem",
+            &[
+                ("bundleId", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("id", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("os", ::codegen_runtime::de::Kind::Optional),
+                ("osrelease", ::codegen_runtime::de::Kind::Optional),
+                ("size", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            bundle_id: object.optional("bundleId")?,
-            description: object.optional("description")?,
-            id: object.optional("id")?,
-            name: object.optional("name")?,
-            os: object.optional("os")?,
-            osrelease: object.optional("osrelease")?,
-            size: object.optional("size")?,
+            bundle_id: f0,
+            description: f1,
+            id: f2,
+            name: f3,
+            os: f4,
+            osrelease: f5,
+            size: f6,
         })
     }
 }
+impl ::serde::Serialize for OsImagesBootFilesItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("bundleId", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("id", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("os", ::codegen_runtime::ser::Kind::SkipNone),
+                ("osrelease", ::codegen_runtime::ser::Kind::SkipNone),
+                ("size", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.bundle_id,
+                &self.description,
+                &self.id,
+                &self.name,
+                &self.os,
+                &self.osrelease,
+                &self.size,
+            ),
+        )
+    }
+}
 /// `action=process`: validate and prepare the backup.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessBackupRequest {
     /// Package passphrase that was specified by the user.
     pub passphrase: ::codegen_runtime::Secret,
@@ -2067,18 +2518,28 @@ impl<'de> ::serde::Deserialize<'de> for ProcessBackupRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "ProcessBackupRequest",
+            &[("passphrase", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            passphrase: object.required("passphrase")?,
-        })
+        ::std::result::Result::Ok(Self { passphrase: f0 })
+    }
+}
+impl ::serde::Serialize for ProcessBackupRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("passphrase", ::codegen_runtime::ser::Kind::Always)],
+            (&self.passphrase,),
+        )
     }
 }
 /// Push a backup to another XClarity Administrator instance.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushBackupRequest {
     /// `start`. Start the push operation. This method creates a job to perform the operation.
     pub action: PushBackupRequestAction,
@@ -2093,17 +2554,39 @@ impl<'de> ::serde::Deserialize<'de> for PushBackupRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
             deserializer,
             "PushBackupRequest",
+            &[
+                ("action", ::codegen_runtime::de::Kind::Required),
+                ("destination", ::codegen_runtime::de::Kind::Required),
+                ("operation", ::codegen_runtime::de::Kind::Required),
+                ("uuid", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            action: object.required("action")?,
-            destination: object.required("destination")?,
-            operation: object.required("operation")?,
-            uuid: object.required("uuid")?,
+            action: f0,
+            destination: f1,
+            operation: f2,
+            uuid: f3,
         })
+    }
+}
+impl ::serde::Serialize for PushBackupRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("action", ::codegen_runtime::ser::Kind::Always),
+                ("destination", ::codegen_runtime::ser::Kind::Always),
+                ("operation", ::codegen_runtime::ser::Kind::Always),
+                ("uuid", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.action, &self.destination, &self.operation, &self.uuid),
+        )
     }
 }
 /// `start`. Start the push operation. This method creates a job to perform the operation.
@@ -2216,29 +2699,45 @@ impl<'de> ::serde::Deserialize<'de> for PushBackupRequestOperation {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Recovery {
     /// User actions that can be taken to recover from the event.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub text: ::std::option::Option<::std::string::String>,
     /// Link to the help system for more information, if available.
-    #[serde(rename = "URL", skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Recovery {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Recovery")?;
-        ::std::result::Result::Ok(Self {
-            text: object.optional("text")?,
-            url: object.optional("URL")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Recovery",
+            &[
+                ("text", ::codegen_runtime::de::Kind::Optional),
+                ("URL", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { text: f0, url: f1 })
+    }
+}
+impl ::serde::Serialize for Recovery {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("text", ::codegen_runtime::ser::Kind::SkipNone),
+                ("URL", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.text, &self.url),
+        )
     }
 }
 /// `action=refresh`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshUpdatesRequest {
     /// For management-server updates, this is always "lxca".
     pub mts: ::std::vec::Vec<RefreshUpdatesRequestMtsItem>,
@@ -2247,14 +2746,24 @@ impl<'de> ::serde::Deserialize<'de> for RefreshUpdatesRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "RefreshUpdatesRequest",
+            &[("mts", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            mts: object.required("mts")?,
-        })
+        ::std::result::Result::Ok(Self { mts: f0 })
+    }
+}
+impl ::serde::Serialize for RefreshUpdatesRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("mts", ::codegen_runtime::ser::Kind::Always)],
+            (&self.mts,),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -2311,10 +2820,9 @@ impl<'de> ::serde::Deserialize<'de> for RefreshUpdatesRequestMtsItem {
     }
 }
 /// Import the file from a remote file server.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFileImportRequest {
     /// Profile ID for the remote file server (GET /osImages/remoteFileServers).
-    #[serde(rename = "serverId")]
     pub server_id: ::std::string::String,
     /// Full path to the OS image on the remote file server.
     pub path: ::std::string::String,
@@ -2323,15 +2831,30 @@ impl<'de> ::serde::Deserialize<'de> for RemoteFileImportRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "RemoteFileImportRequest",
+            &[
+                ("serverId", ::codegen_runtime::de::Kind::Required),
+                ("path", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            server_id: object.required("serverId")?,
-            path: object.required("path")?,
-        })
+        ::std::result::Result::Ok(Self { server_id: f0, path: f1 })
+    }
+}
+impl ::serde::Serialize for RemoteFileImportRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("serverId", ::codegen_runtime::ser::Kind::Always),
+                ("path", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.server_id, &self.path),
+        )
     }
 }
 /// Result of the request.
@@ -2414,184 +2937,291 @@ impl<'de> ::serde::Deserialize<'de> for Result {
 /// name `id`, `csrf`, `UserId`, `inactivityTimeout`, `Address`, `authenticationServer` and
 /// `created`; their types are assumed (strings, `inactivityTimeout` in minutes as an integer), and
 /// other members are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Session {
     /// Session id (the value of the `JSESSIONID` cookie).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::codegen_runtime::Secret>,
     /// CSRF token (the value of the `csrf` cookie and of the `X-Csrf-Token` header).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub csrf: ::std::option::Option<::codegen_runtime::Secret>,
     /// User name of the session.
-    #[serde(rename = "UserId", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_id: ::std::option::Option<::std::string::String>,
     /// Inactivity timeout of the session, in minutes (1440 by default).
-    #[serde(
-        rename = "inactivityTimeout",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub inactivity_timeout: ::std::option::Option<i64>,
     /// IP address of the server from which the user is connected.
-    #[serde(rename = "Address", skip_serializing_if = "::std::option::Option::is_none")]
     pub address: ::std::option::Option<::std::string::String>,
     /// IP address of the authentication server.
-    #[serde(
-        rename = "authenticationServer",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub authentication_server: ::std::option::Option<::std::string::String>,
     /// Date and time when the user logged in and the session was created.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Session {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Session")?;
+        let (f0, f1, f2, f3, f4, f5, f6) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Session",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Optional),
+                ("csrf", ::codegen_runtime::de::Kind::Optional),
+                ("UserId", ::codegen_runtime::de::Kind::Optional),
+                ("inactivityTimeout", ::codegen_runtime::de::Kind::Optional),
+                ("Address", ::codegen_runtime::de::Kind::Optional),
+                ("authenticationServer", ::codegen_runtime::de::Kind::Optional),
+                ("created", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.optional("id")?,
-            csrf: object.optional("csrf")?,
-            user_id: object.optional("UserId")?,
-            inactivity_timeout: object.optional("inactivityTimeout")?,
-            address: object.optional("Address")?,
-            authentication_server: object.optional("authenticationServer")?,
-            created: object.optional("created")?,
+            id: f0,
+            csrf: f1,
+            user_id: f2,
+            inactivity_timeout: f3,
+            address: f4,
+            authentication_server: f5,
+            created: f6,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Session {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::SkipNone),
+                ("csrf", ::codegen_runtime::ser::Kind::SkipNone),
+                ("UserId", ::codegen_runtime::ser::Kind::SkipNone),
+                ("inactivityTimeout", ::codegen_runtime::ser::Kind::SkipNone),
+                ("Address", ::codegen_runtime::ser::Kind::SkipNone),
+                ("authenticationServer", ::codegen_runtime::ser::Kind::SkipNone),
+                ("created", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.id,
+                &self.csrf,
+                &self.user_id,
+                &self.inactivity_timeout,
+                &self.address,
+                &self.authentication_server,
+                &self.created,
+            ),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionResponse {
     /// Information about the session.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub response: ::std::option::Option<SessionResponseResponse>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for SessionResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "SessionResponse")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "SessionResponse",
+            &[
+                ("response", ::codegen_runtime::de::Kind::Optional),
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            response: object.optional("response")?,
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
+            response: f0,
+            result: f1,
+            messages: f2,
         })
     }
 }
+impl ::serde::Serialize for SessionResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("response", ::codegen_runtime::ser::Kind::SkipNone),
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.response, &self.result, &self.messages),
+        )
+    }
+}
 /// Information about the session.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionResponseResponse {
     /// Indicates whether the password must be changed the next time this user ID is used to
     /// log in (`true`: it must be changed; `false`: it is not required to be changed).
-    #[serde(
-        rename = "pwChangeRequired",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub pw_change_required: ::std::option::Option<bool>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub session: ::std::option::Option<Session>,
 }
 impl<'de> ::serde::Deserialize<'de> for SessionResponseResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "SessionResponseResponse",
+            &[
+                ("pwChangeRequired", ::codegen_runtime::de::Kind::Optional),
+                ("session", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            pw_change_required: object.optional("pwChangeRequired")?,
-            session: object.optional("session")?,
+            pw_change_required: f0,
+            session: f1,
         })
     }
 }
+impl ::serde::Serialize for SessionResponseResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("pwChangeRequired", ::codegen_runtime::ser::Kind::SkipNone),
+                ("session", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.pw_change_required, &self.session),
+        )
+    }
+}
 /// The `result` + `messages` envelope of a successful request.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatusResponse {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
     /// Information about one or more messages.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for StatusResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "StatusResponse")?;
-        ::std::result::Result::Ok(Self {
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "StatusResponse",
+            &[
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { result: f0, messages: f1 })
+    }
+}
+impl ::serde::Serialize for StatusResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.result, &self.messages),
+        )
     }
 }
 /// A job seen as a task. Assumption: vendor-notes.md lists the fields seen, not the full set
 /// (marked unconfirmed), so other members are allowed; the types of `percentage` (integer),
 /// `complete` (boolean) and `messages` (items left open) are assumed.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     /// Job (task) uid.
-    #[serde(rename = "jobUID")]
     pub job_uid: ::std::string::String,
     /// Task name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<TaskStatus>,
     /// Percentage complete.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Whether the task is complete.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub complete: ::std::option::Option<bool>,
     /// Subtasks (absent with `compact=true`).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub children: ::std::option::Option<::std::vec::Vec<Task>>,
     /// User that created the task.
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub created_by: ::std::option::Option<::std::string::String>,
     /// Date and time when the task started.
-    #[serde(
-        rename = "startTime",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub start_time: ::std::option::Option<::std::string::String>,
     /// Date and time when the task ended.
-    #[serde(rename = "endTime", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<::std::string::String>,
     /// Task messages.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
 }
 impl<'de> ::serde::Deserialize<'de> for Task {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Task")?;
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Task",
+            &[
+                ("jobUID", ::codegen_runtime::de::Kind::Required),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("percentage", ::codegen_runtime::de::Kind::Optional),
+                ("complete", ::codegen_runtime::de::Kind::Optional),
+                ("children", ::codegen_runtime::de::Kind::Optional),
+                ("createdBy", ::codegen_runtime::de::Kind::Optional),
+                ("startTime", ::codegen_runtime::de::Kind::Optional),
+                ("endTime", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            job_uid: object.required("jobUID")?,
-            name: object.optional("name")?,
-            status: object.optional("status")?,
-            percentage: object.optional("percentage")?,
-            complete: object.optional("complete")?,
-            children: object.optional("children")?,
-            created_by: object.optional("createdBy")?,
-            start_time: object.optional("startTime")?,
-            end_time: object.optional("endTime")?,
-            messages: object.optional("messages")?,
+            job_uid: f0,
+            name: f1,
+            status: f2,
+            percentage: f3,
+            complete: f4,
+            children: f5,
+            created_by: f6,
+            start_time: f7,
+            end_time: f8,
+            messages: f9,
         })
+    }
+}
+impl ::serde::Serialize for Task {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("jobUID", ::codegen_runtime::ser::Kind::Always),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("percentage", ::codegen_runtime::ser::Kind::SkipNone),
+                ("complete", ::codegen_runtime::ser::Kind::SkipNone),
+                ("children", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createdBy", ::codegen_runtime::ser::Kind::SkipNone),
+                ("startTime", ::codegen_runtime::ser::Kind::SkipNone),
+                ("endTime", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.job_uid,
+                &self.name,
+                &self.status,
+                &self.percentage,
+                &self.complete,
+                &self.children,
+                &self.created_by,
+                &self.start_time,
+                &self.end_time,
+                &self.messages,
+            ),
+        )
     }
 }
 /// Status of a task. Assumption: the task status values are unconfirmed (vendor-notes.md); the
@@ -2681,501 +3311,762 @@ impl<'de> ::serde::Deserialize<'de> for TaskStatus {
 /// The readme or change-history file of an update (`filetype`). Assumption: the table lists
 /// `value` after the children of `status`, and the example nests it inside `status`; both places
 /// are accepted.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateFile {
     /// File type (the example shows `readme`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
     pub field: ::std::string::String,
     /// ID of the update package.
     pub fixid: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateFileStatus>,
     /// Contents of the file.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateFile {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "UpdateFile")?;
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
+            deserializer,
+            "UpdateFile",
+            &[
+                ("field", ::codegen_runtime::de::Kind::Required),
+                ("fixid", ::codegen_runtime::de::Kind::Required),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("value", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            field: object.required("field")?,
-            fixid: object.required("fixid")?,
-            status: object.optional("status")?,
-            value: object.optional("value")?,
+            field: f0,
+            fixid: f1,
+            status: f2,
+            value: f3,
         })
     }
 }
+impl ::serde::Serialize for UpdateFile {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("field", ::codegen_runtime::ser::Kind::Always),
+                ("fixid", ::codegen_runtime::ser::Kind::Always),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("value", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.field, &self.fixid, &self.status, &self.value),
+        )
+    }
+}
 /// Information about one or more messages, and the file contents (as in the example).
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateFileStatus {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
     /// Contents of the file.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateFileStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateFileStatus",
+            &[
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+                ("value", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
-            value: object.optional("value")?,
+            result: f0,
+            messages: f1,
+            value: f2,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for UpdateFileStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+                ("value", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.result, &self.messages, &self.value),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateFilesUpload {
     /// The update files (one part per file, for example the .xml, .chg, .txt and .tgz of a package).
-    #[serde(rename = "uploadedfile[]")]
     pub uploadedfile: ::std::vec::Vec<::std::string::String>,
     /// Size of the update file to be imported (in bytes).
-    #[serde(rename = "fileSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_size: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateFilesUpload {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateFilesUpload",
+            &[
+                ("uploadedfile[]", ::codegen_runtime::de::Kind::Required),
+                ("fileSize", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            uploadedfile: object.required("uploadedfile[]")?,
-            file_size: object.optional("fileSize")?,
+            uploadedfile: f0,
+            file_size: f1,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for UpdateFilesUpload {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uploadedfile[]", ::codegen_runtime::ser::Kind::Always),
+                ("fileSize", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.uploadedfile, &self.file_size),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateHistoryEntry {
     /// Update build number.
-    #[serde(
-        rename = "buildNumber",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied.
-    #[serde(
-        rename = "dateApplied",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub date_applied: ::std::option::Option<::std::string::String>,
     /// Short description of the update.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// Detailed description of the update.
-    #[serde(
-        rename = "detailInfo",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub detail_info: ::std::option::Option<::std::string::String>,
     /// Update file name.
-    #[serde(rename = "fileName", skip_serializing_if = "::std::option::Option::is_none")]
     pub file_name: ::std::option::Option<::std::string::String>,
     /// Type of update (for example `base install`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub flavor: ::std::option::Option<::std::string::String>,
     /// Timestamp when the update was applied and failed.
-    #[serde(
-        rename = "installationFailedDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub installation_failed_date: ::std::option::Option<::std::string::String>,
     /// XClarity Administrator version.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateHistoryEntry {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5, f6, f7) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateHistoryEntry",
+            &[
+                ("buildNumber", ::codegen_runtime::de::Kind::Optional),
+                ("dateApplied", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("detailInfo", ::codegen_runtime::de::Kind::Optional),
+                ("fileName", ::codegen_runtime::de::Kind::Optional),
+                ("flavor", ::codegen_runtime::de::Kind::Optional),
+                ("installationFailedDate", ::codegen_runtime::de::Kind::Optional),
+                ("version", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            build_number: object.optional("buildNumber")?,
-            date_applied: object.optional("dateApplied")?,
-            description: object.optional("description")?,
-            detail_info: object.optional("detailInfo")?,
-            file_name: object.optional("fileName")?,
-            flavor: object.optional("flavor")?,
-            installation_failed_date: object.optional("installationFailedDate")?,
-            version: object.optional("version")?,
+            build_number: f0,
+            date_applied: f1,
+            description: f2,
+            detail_info: f3,
+            file_name: f4,
+            flavor: f5,
+            installation_failed_date: f6,
+            version: f7,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for UpdateHistoryEntry {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("buildNumber", ::codegen_runtime::ser::Kind::SkipNone),
+                ("dateApplied", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("detailInfo", ::codegen_runtime::ser::Kind::SkipNone),
+                ("fileName", ::codegen_runtime::ser::Kind::SkipNone),
+                ("flavor", ::codegen_runtime::ser::Kind::SkipNone),
+                ("installationFailedDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("version", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.build_number,
+                &self.date_applied,
+                &self.description,
+                &self.detail_info,
+                &self.file_name,
+                &self.flavor,
+                &self.installation_failed_date,
+                &self.version,
+            ),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateImportFile {
     /// Position of the file in the upload.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub index: ::std::option::Option<i64>,
     /// File name.
     pub name: ::std::string::String,
     /// File size, in bytes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i64>,
     /// Media type of the file (text/plain .txt, text/xml .xml, application/octet-stream .chg, application/x-compressed .tgz).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateImportFile {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateImportFile",
+            &[
+                ("index", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Required),
+                ("size", ::codegen_runtime::de::Kind::Optional),
+                ("type", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            index: object.optional("index")?,
-            name: object.required("name")?,
-            size: object.optional("size")?,
-            r#type: object.optional("type")?,
+            index: f0,
+            name: f1,
+            size: f2,
+            r#type: f3,
         })
+    }
+}
+impl ::serde::Serialize for UpdateImportFile {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("index", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::Always),
+                ("size", ::codegen_runtime::ser::Kind::SkipNone),
+                ("type", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.index, &self.name, &self.size, &self.r#type),
+        )
     }
 }
 /// Information about specific updates (`key`, `action=status` or no query). Only the members
 /// selected by `key` are present. Assumption: the table types `actions` and `keys` "Object" and
 /// `filetypes` "String", but the example shows arrays, which this schema follows. It never
 /// carries `field`, which tells it apart from UpdateFile.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateInfo {
     /// Information about the actions that are supported by the specified update.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub actions: ::std::option::Option<::std::vec::Vec<UpdateInfoActionsItem>>,
     /// File types that are supported by the specified update (the example shows `change`, `readme`).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub filetypes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Information about the specified key values.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub keys: ::std::option::Option<::std::vec::Vec<UpdateInfoKeysItem>>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<UpdateRepositoryStatus>,
     /// Information about the update package.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub update: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateInfo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "UpdateInfo")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "UpdateInfo",
+            &[
+                ("actions", ::codegen_runtime::de::Kind::Optional),
+                ("filetypes", ::codegen_runtime::de::Kind::Optional),
+                ("keys", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("update", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            actions: object.optional("actions")?,
-            filetypes: object.optional("filetypes")?,
-            keys: object.optional("keys")?,
-            status: object.optional("status")?,
-            update: object.optional("update")?,
+            actions: f0,
+            filetypes: f1,
+            keys: f2,
+            status: f3,
+            update: f4,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for UpdateInfo {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("actions", ::codegen_runtime::ser::Kind::SkipNone),
+                ("filetypes", ::codegen_runtime::ser::Kind::SkipNone),
+                ("keys", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("update", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.actions, &self.filetypes, &self.keys, &self.status, &self.update),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateInfoActionsItem {
     /// Action to take (the example shows `acquire`, `apply`, `delete`).
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub action: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateInfoActionsItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateInfoActionsItem",
+            &[("action", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            action: object.optional("action")?,
-        })
+        ::std::result::Result::Ok(Self { action: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for UpdateInfoActionsItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("action", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.action,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateInfoKeysItem {
     /// Key values for this request (the example shows `actions`, `update`, `filetypes`,
     /// `keys`). Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateInfoKeysItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateInfoKeysItem",
+            &[("key", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            key: object.optional("key")?,
-        })
+        ::std::result::Result::Ok(Self { key: f0 })
+    }
+}
+impl ::serde::Serialize for UpdateInfoKeysItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("key", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.key,),
+        )
     }
 }
 /// An update package. The string flags hold "true" or "false" in the example.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdatePackage {
     /// Identifies whether the management-server update can be installed.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub applyable: ::std::option::Option<::std::string::String>,
     /// Update package build number.
-    #[serde(
-        rename = "buildNumber",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub build_number: ::std::option::Option<::std::string::String>,
     /// Build type.
-    #[serde(
-        rename = "buildType",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub build_type: ::std::option::Option<::std::string::String>,
     /// Identifies whether a change-history file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub change: ::std::option::Option<::std::string::String>,
     /// Component name that is defined in the XML file.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub comp: ::std::option::Option<::std::string::String>,
     /// Size of the downloaded update package.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub downloadedsize: ::std::option::Option<i64>,
     /// Error message when downloading.
-    #[serde(rename = "errorMsg", skip_serializing_if = "::std::option::Option::is_none")]
     pub error_msg: ::std::option::Option<::std::string::String>,
     /// Update package ID.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fixid: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package is the latest package for the component in the
     /// repository. Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub latest: ::std::option::Option<::std::string::String>,
     /// Update package name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// Name of the XML file the package was described in (the table gives no description).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub origin: ::std::option::Option<::std::string::String>,
     /// Identifies whether a payload file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub payload: ::std::option::Option<::std::string::String>,
     /// Name of the payload file.
-    #[serde(
-        rename = "payloadFilename",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub payload_filename: ::std::option::Option<::std::string::String>,
     /// Download percentage if the package is downloading.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub percentage: ::std::option::Option<i64>,
     /// Package readable name (for example, Lenovo XClarity Administrator Pack for Flex CMM and Switches).
-    #[serde(
-        rename = "readableName",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub readable_name: ::std::option::Option<::std::string::String>,
     /// Identifies whether a readme file exists in the update package.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub readme: ::std::option::Option<::std::string::String>,
     /// Date when the update package was released.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub releasedate: ::std::option::Option<::std::string::String>,
     /// Update severity. Assumption: the value list is cut from the excerpt; any integer is
     /// accepted.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub severity: ::std::option::Option<i64>,
     /// Package status.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<::std::string::String>,
     /// Indicates whether the update package can be downloaded from the web.
     /// Assumption: the value list is cut from the excerpt; any string is accepted.
-    #[serde(
-        rename = "supportDownload",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub support_download: ::std::option::Option<::std::string::String>,
     /// Total size of the update package.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub totalsize: ::std::option::Option<i64>,
     /// Update package version.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdatePackage {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "UpdatePackage")?;
+        let (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+            f12,
+            f13,
+            f14,
+            f15,
+            f16,
+            f17,
+            f18,
+            f19,
+            f20,
+            f21,
+        ) = ::codegen_runtime::de::fields(
+            deserializer,
+            "UpdatePackage",
+            &[
+                ("applyable", ::codegen_runtime::de::Kind::Optional),
+                ("buildNumber", ::codegen_runtime::de::Kind::Optional),
+                ("buildType", ::codegen_runtime::de::Kind::Optional),
+                ("change", ::codegen_runtime::de::Kind::Optional),
+                ("comp", ::codegen_runtime::de::Kind::Optional),
+                ("downloadedsize", ::codegen_runtime::de::Kind::Optional),
+                ("errorMsg", ::codegen_runtime::de::Kind::Optional),
+                ("fixid", ::codegen_runtime::de::Kind::Optional),
+                ("latest", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("origin", ::codegen_runtime::de::Kind::Optional),
+                ("payload", ::codegen_runtime::de::Kind::Optional),
+                ("payloadFilename", ::codegen_runtime::de::Kind::Optional),
+                ("percentage", ::codegen_runtime::de::Kind::Optional),
+                ("readableName", ::codegen_runtime::de::Kind::Optional),
+                ("readme", ::codegen_runtime::de::Kind::Optional),
+                ("releasedate", ::codegen_runtime::de::Kind::Optional),
+                ("severity", ::codegen_runtime::de::Kind::Optional),
+                ("state", ::codegen_runtime::de::Kind::Optional),
+                ("supportDownload", ::codegen_runtime::de::Kind::Optional),
+                ("totalsize", ::codegen_runtime::de::Kind::Optional),
+                ("version", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            applyable: object.optional("applyable")?,
-            build_number: object.optional("buildNumber")?,
-            build_type: object.optional("buildType")?,
-            change: object.optional("change")?,
-            comp: object.optional("comp")?,
-            downloadedsize: object.optional("downloadedsize")?,
-            error_msg: object.optional("errorMsg")?,
-            fixid: object.optional("fixid")?,
-            latest: object.optional("latest")?,
-            name: object.optional("name")?,
-            origin: object.optional("origin")?,
-            payload: object.optional("payload")?,
-            payload_filename: object.optional("payloadFilename")?,
-            percentage: object.optional("percentage")?,
-            readable_name: object.optional("readableName")?,
-            readme: object.optional("readme")?,
-            releasedate: object.optional("releasedate")?,
-            severity: object.optional("severity")?,
-            state: object.optional("state")?,
-            support_download: object.optional("supportDownload")?,
-            totalsize: object.optional("totalsize")?,
-            version: object.optional("version")?,
+            applyable: f0,
+            build_number: f1,
+            build_type: f2,
+            change: f3,
+            comp: f4,
+            downloadedsize: f5,
+            error_msg: f6,
+            fixid: f7,
+            latest: f8,
+            name: f9,
+            origin: f10,
+            payload: f11,
+            payload_filename: f12,
+            percentage: f13,
+            readable_name: f14,
+            readme: f15,
+            releasedate: f16,
+            severity: f17,
+            state: f18,
+            support_download: f19,
+            totalsize: f20,
+            version: f21,
         })
     }
 }
+impl ::serde::Serialize for UpdatePackage {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("applyable", ::codegen_runtime::ser::Kind::SkipNone),
+                ("buildNumber", ::codegen_runtime::ser::Kind::SkipNone),
+                ("buildType", ::codegen_runtime::ser::Kind::SkipNone),
+                ("change", ::codegen_runtime::ser::Kind::SkipNone),
+                ("comp", ::codegen_runtime::ser::Kind::SkipNone),
+                ("downloadedsize", ::codegen_runtime::ser::Kind::SkipNone),
+                ("errorMsg", ::codegen_runtime::ser::Kind::SkipNone),
+                ("fixid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("latest", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("origin", ::codegen_runtime::ser::Kind::SkipNone),
+                ("payload", ::codegen_runtime::ser::Kind::SkipNone),
+                ("payloadFilename", ::codegen_runtime::ser::Kind::SkipNone),
+                ("percentage", ::codegen_runtime::ser::Kind::SkipNone),
+                ("readableName", ::codegen_runtime::ser::Kind::SkipNone),
+                ("readme", ::codegen_runtime::ser::Kind::SkipNone),
+                ("releasedate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("severity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("state", ::codegen_runtime::ser::Kind::SkipNone),
+                ("supportDownload", ::codegen_runtime::ser::Kind::SkipNone),
+                ("totalsize", ::codegen_runtime::ser::Kind::SkipNone),
+                ("version", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.applyable,
+                &self.build_number,
+                &self.build_type,
+                &self.change,
+                &self.comp,
+                &self.downloadedsize,
+                &self.error_msg,
+                &self.fixid,
+                &self.latest,
+                &self.name,
+                &self.origin,
+                &self.payload,
+                &self.payload_filename,
+                &self.percentage,
+                &self.readable_name,
+                &self.readme,
+                &self.releasedate,
+                &self.severity,
+                &self.state,
+                &self.support_download,
+                &self.totalsize,
+                &self.version,
+            ),
+        )
+    }
+}
 /// Information about one or more messages.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateRepositoryStatus {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdateRepositoryStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdateRepositoryStatus",
+            &[
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
-        })
+        ::std::result::Result::Ok(Self { result: f0, messages: f1 })
+    }
+}
+impl ::serde::Serialize for UpdateRepositoryStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.result, &self.messages),
+        )
     }
 }
 /// Answer of a started updates operation. Assumption: the job ID member is `jobid` (lower case)
 /// for every action, as vendor-notes.md documents for `action=import`; `result` and `messages`
 /// follow the usual envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdatesJobResponse {
     /// ID of the job that was created to perform the operation.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub jobid: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub result: ::std::option::Option<Result>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub messages: ::std::option::Option<::std::vec::Vec<Message>>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdatesJobResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdatesJobResponse",
+            &[
+                ("jobid", ::codegen_runtime::de::Kind::Optional),
+                ("result", ::codegen_runtime::de::Kind::Optional),
+                ("messages", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            jobid: object.optional("jobid")?,
-            result: object.optional("result")?,
-            messages: object.optional("messages")?,
+            jobid: f0,
+            result: f1,
+            messages: f2,
         })
+    }
+}
+impl ::serde::Serialize for UpdatesJobResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("jobid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("result", ::codegen_runtime::ser::Kind::SkipNone),
+                ("messages", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.jobid, &self.result, &self.messages),
+        )
     }
 }
 /// Management-server updates repository; `key` selects the members. Assumption: the LXCA REST
 /// reference types `history` "Object" while describing a list of applied updates; it is modelled
 /// as an array. `updates` is assumed to list packages in the UpdatePackage shape. Other members
 /// are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdatesRepository {
     /// Current version of XClarity Administrator.
-    #[serde(
-        rename = "currentVersion",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub current_version: ::std::option::Option<::std::string::String>,
     /// Management-server update history.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub history: ::std::option::Option<::std::vec::Vec<UpdateHistoryEntry>>,
     /// Directory of the management-server updates repository.
-    #[serde(
-        rename = "importDir",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub import_dir: ::std::option::Option<::std::string::String>,
     /// Information about the size of the management-server updates repository.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<UpdatesRepositorySize>,
     /// Date when the last update was performed.
-    #[serde(
-        rename = "updatedDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub updated_date: ::std::option::Option<::std::string::String>,
     /// Information about all updates packages.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub updates: ::std::option::Option<::std::vec::Vec<UpdatePackage>>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdatesRepository {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdatesRepository",
+            &[
+                ("currentVersion", ::codegen_runtime::de::Kind::Optional),
+                ("history", ::codegen_runtime::de::Kind::Optional),
+                ("importDir", ::codegen_runtime::de::Kind::Optional),
+                ("size", ::codegen_runtime::de::Kind::Optional),
+                ("updatedDate", ::codegen_runtime::de::Kind::Optional),
+                ("updates", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            current_version: object.optional("currentVersion")?,
-            history: object.optional("history")?,
-            import_dir: object.optional("importDir")?,
-            size: object.optional("size")?,
-            updated_date: object.optional("updatedDate")?,
-            updates: object.optional("updates")?,
+            current_version: f0,
+            history: f1,
+            import_dir: f2,
+            size: f3,
+            updated_date: f4,
+            updates: f5,
         })
     }
 }
+impl ::serde::Serialize for UpdatesRepository {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("currentVersion", ::codegen_runtime::ser::Kind::SkipNone),
+                ("history", ::codegen_runtime::ser::Kind::SkipNone),
+                ("importDir", ::codegen_runtime::ser::Kind::SkipNone),
+                ("size", ::codegen_runtime::ser::Kind::SkipNone),
+                ("updatedDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("updates", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.current_version,
+                &self.history,
+                &self.import_dir,
+                &self.size,
+                &self.updated_date,
+                &self.updates,
+            ),
+        )
+    }
+}
 /// Information about the size of the management-server updates repository.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdatesRepositorySize {
     /// Allotted size, in bytes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub allotment: ::std::option::Option<i64>,
 }
 impl<'de> ::serde::Deserialize<'de> for UpdatesRepositorySize {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "UpdatesRepositorySize",
+            &[("allotment", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            allotment: object.optional("allotment")?,
-        })
+        ::std::result::Result::Ok(Self { allotment: f0 })
+    }
+}
+impl ::serde::Serialize for UpdatesRepositorySize {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("allotment", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.allotment,),
+        )
     }
 }

@@ -8,7 +8,7 @@
     clippy::tabs_in_doc_comments
 )]
 /// The first answer of an asynchronous API.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiJobLocation {
     /// The URL of the job, `<base>/v1/api-jobs/<job uuid>`; `GET` it (GetApiJob) for the job's state and result.
     pub location: ::std::string::String,
@@ -17,82 +17,81 @@ impl<'de> ::serde::Deserialize<'de> for ApiJobLocation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "ApiJobLocation")?;
-        ::std::result::Result::Ok(Self {
-            location: object.required("location")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "ApiJobLocation",
+            &[("location", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { location: f0 })
+    }
+}
+impl ::serde::Serialize for ApiJobLocation {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("location", ::codegen_runtime::ser::Kind::Always)],
+            (&self.location,),
+        )
     }
 }
 /// The result of a finished asynchronous API. Only the results of the jobs this spec starts are described: ReconnectBackupStorage's `{"inventory": ...}` and DeleteBackupStorage's empty result.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiJobResult {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inventory: ::std::option::Option<BackupStorageInventory>,
 }
 impl<'de> ::serde::Deserialize<'de> for ApiJobResult {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "ApiJobResult")?;
-        ::std::result::Result::Ok(Self {
-            inventory: object.optional("inventory")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "ApiJobResult",
+            &[("inventory", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { inventory: f0 })
+    }
+}
+impl ::serde::Serialize for ApiJobResult {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("inventory", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.inventory,),
+        )
     }
 }
 /// The fields every backup storage has. Assumption: every field but `type` is optional, because a query with `fields` returns only the fields named, and the vendor's reconnect sample has no `uuid`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupStorageCommon {
     /// The resource UUID.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(
-        rename = "totalCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
-    #[serde(
-        rename = "availableCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub available_capacity: ::std::option::Option<i64>,
     /// The backup storage type.
     pub r#type: ::std::string::String,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<BackupStorageCommonState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<BackupStorageCommonStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(
-        rename = "createDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(
-        rename = "lastOpDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
-    #[serde(
-        rename = "attachedZoneUuids",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
@@ -101,25 +100,76 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageCommon {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11) = ::codegen_runtime::de::fields(
             deserializer,
             "BackupStorageCommon",
+            &[
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("url", ::codegen_runtime::de::Kind::Optional),
+                ("totalCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("availableCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("state", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("createDate", ::codegen_runtime::de::Kind::Optional),
+                ("lastOpDate", ::codegen_runtime::de::Kind::Optional),
+                ("attachedZoneUuids", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            uuid: object.optional("uuid")?,
-            name: object.optional("name")?,
-            description: object.optional("description")?,
-            url: object.optional("url")?,
-            total_capacity: object.optional("totalCapacity")?,
-            available_capacity: object.optional("availableCapacity")?,
-            r#type: object.required("type")?,
-            state: object.optional("state")?,
-            status: object.optional("status")?,
-            create_date: object.optional("createDate")?,
-            last_op_date: object.optional("lastOpDate")?,
-            attached_zone_uuids: object.optional("attachedZoneUuids")?,
+            uuid: f0,
+            name: f1,
+            description: f2,
+            url: f3,
+            total_capacity: f4,
+            available_capacity: f5,
+            r#type: f6,
+            state: f7,
+            status: f8,
+            create_date: f9,
+            last_op_date: f10,
+            attached_zone_uuids: f11,
         })
+    }
+}
+impl ::serde::Serialize for BackupStorageCommon {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("url", ::codegen_runtime::ser::Kind::SkipNone),
+                ("totalCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("availableCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("state", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("lastOpDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("attachedZoneUuids", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.uuid,
+                &self.name,
+                &self.description,
+                &self.url,
+                &self.total_capacity,
+                &self.available_capacity,
+                &self.r#type,
+                &self.state,
+                &self.status,
+                &self.create_date,
+                &self.last_op_date,
+                &self.attached_zone_uuids,
+            ),
+        )
     }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
@@ -296,145 +346,209 @@ impl<'de> ::serde::Deserialize<'de> for BackupStorageInventory {
     }
 }
 /// The reply of a query. Assumption: other top-level keys may appear (zstackio/zstack's RestServer adds a `schema` map to query replies); clients ignore them.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackupStorageQueryReply {
     /// See inventories. Absent when `count=true`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub inventories: ::std::option::Option<::std::vec::Vec<BackupStorageInventory>>,
     /// The number of matching inventories, present with `count=true` or `replyWithCount=true`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
     /// Assumption: shown as `true` in the vendor's samples but not described; a reply with status 200 always succeeded, whether or not it carries this field.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub success: ::std::option::Option<bool>,
 }
 impl<'de> ::serde::Deserialize<'de> for BackupStorageQueryReply {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "BackupStorageQueryReply",
+            &[
+                ("inventories", ::codegen_runtime::de::Kind::Optional),
+                ("total", ::codegen_runtime::de::Kind::Optional),
+                ("success", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            inventories: object.optional("inventories")?,
-            total: object.optional("total")?,
-            success: object.optional("success")?,
+            inventories: f0,
+            total: f1,
+            success: f2,
         })
     }
 }
+impl ::serde::Serialize for BackupStorageQueryReply {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("inventories", ::codegen_runtime::ser::Kind::SkipNone),
+                ("total", ::codegen_runtime::ser::Kind::SkipNone),
+                ("success", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.inventories, &self.total, &self.success),
+        )
+    }
+}
 /// A Ceph backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CephBackupStorageInventory {
     /// The resource UUID.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(
-        rename = "totalCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
-    #[serde(
-        rename = "availableCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: CephBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<CephBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(
-        rename = "createDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(
-        rename = "lastOpDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
-    #[serde(
-        rename = "attachedZoneUuids",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The Ceph cluster's fsid.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fsid: ::std::option::Option<::std::string::String>,
     /// The Ceph pool that keeps the images.
-    #[serde(rename = "poolName", skip_serializing_if = "::std::option::Option::is_none")]
     pub pool_name: ::std::option::Option<::std::string::String>,
     /// The pool's available capacity, in bytes.
-    #[serde(
-        rename = "poolAvailableCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub pool_available_capacity: ::std::option::Option<i64>,
     /// The pool's used capacity, in bytes.
-    #[serde(
-        rename = "poolUsedCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub pool_used_capacity: ::std::option::Option<i64>,
     /// The pool's replica count.
-    #[serde(
-        rename = "poolReplicatedSize",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub pool_replicated_size: ::std::option::Option<i32>,
     /// The Ceph monitors.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mons: ::std::option::Option<::std::vec::Vec<CephBackupStorageMon>>,
 }
 impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventory {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+            f12,
+            f13,
+            f14,
+            f15,
+            f16,
+            f17,
+        ) = ::codegen_runtime::de::fields(
             deserializer,
             "CephBackupStorageInventory",
+            &[
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("url", ::codegen_runtime::de::Kind::Optional),
+                ("totalCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("availableCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("state", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("createDate", ::codegen_runtime::de::Kind::Optional),
+                ("lastOpDate", ::codegen_runtime::de::Kind::Optional),
+                ("attachedZoneUuids", ::codegen_runtime::de::Kind::Optional),
+                ("fsid", ::codegen_runtime::de::Kind::Optional),
+                ("poolName", ::codegen_runtime::de::Kind::Optional),
+                ("poolAvailableCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("poolUsedCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("poolReplicatedSize", ::codegen_runtime::de::Kind::Optional),
+                ("mons", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            uuid: object.optional("uuid")?,
-            name: object.optional("name")?,
-            description: object.optional("description")?,
-            url: object.optional("url")?,
-            total_capacity: object.optional("totalCapacity")?,
-            available_capacity: object.optional("availableCapacity")?,
-            r#type: object.required("type")?,
-            state: object.optional("state")?,
-            status: object.optional("status")?,
-            create_date: object.optional("createDate")?,
-            last_op_date: object.optional("lastOpDate")?,
-            attached_zone_uuids: object.optional("attachedZoneUuids")?,
-            fsid: object.optional("fsid")?,
-            pool_name: object.optional("poolName")?,
-            pool_available_capacity: object.optional("poolAvailableCapacity")?,
-            pool_used_capacity: object.optional("poolUsedCapacity")?,
-            pool_replicated_size: object.optional("poolReplicatedSize")?,
-            mons: object.optional("mons")?,
+            uuid: f0,
+            name: f1,
+            description: f2,
+            url: f3,
+            total_capacity: f4,
+            available_capacity: f5,
+            r#type: f6,
+            state: f7,
+            status: f8,
+            create_date: f9,
+            last_op_date: f10,
+            attached_zone_uuids: f11,
+            fsid: f12,
+            pool_name: f13,
+            pool_available_capacity: f14,
+            pool_used_capacity: f15,
+            pool_replicated_size: f16,
+            mons: f17,
         })
+    }
+}
+impl ::serde::Serialize for CephBackupStorageInventory {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("url", ::codegen_runtime::ser::Kind::SkipNone),
+                ("totalCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("availableCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("state", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("lastOpDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("attachedZoneUuids", ::codegen_runtime::ser::Kind::SkipNone),
+                ("fsid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("poolName", ::codegen_runtime::ser::Kind::SkipNone),
+                ("poolAvailableCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("poolUsedCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("poolReplicatedSize", ::codegen_runtime::ser::Kind::SkipNone),
+                ("mons", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.uuid,
+                &self.name,
+                &self.description,
+                &self.url,
+                &self.total_capacity,
+                &self.available_capacity,
+                &self.r#type,
+                &self.state,
+                &self.status,
+                &self.create_date,
+                &self.last_op_date,
+                &self.attached_zone_uuids,
+                &self.fsid,
+                &self.pool_name,
+                &self.pool_available_capacity,
+                &self.pool_used_capacity,
+                &self.pool_replicated_size,
+                &self.mons,
+            ),
+        )
     }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
@@ -613,79 +727,101 @@ impl<'de> ::serde::Deserialize<'de> for CephBackupStorageInventoryType {
     }
 }
 /// A Ceph monitor of a Ceph backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CephBackupStorageMon {
     /// The monitor's UUID.
-    #[serde(rename = "monUuid", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_uuid: ::std::option::Option<::std::string::String>,
     /// The backup storage the monitor belongs to.
-    #[serde(
-        rename = "backupStorageUuid",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub backup_storage_uuid: ::std::option::Option<::std::string::String>,
     /// The monitor host's name or IP address.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The monitor's address.
-    #[serde(rename = "monAddr", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_addr: ::std::option::Option<::std::string::String>,
     /// The monitor's port.
-    #[serde(rename = "monPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub mon_port: ::std::option::Option<i32>,
     /// The SSH user name on the monitor host.
-    #[serde(
-        rename = "sshUsername",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub ssh_username: ::std::option::Option<::std::string::String>,
     /// The SSH password on the monitor host, returned in clear text. A secret, never log it.
-    #[serde(
-        rename = "sshPassword",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub ssh_password: ::std::option::Option<::codegen_runtime::Secret>,
     /// The SSH port of the monitor host.
-    #[serde(rename = "sshPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub ssh_port: ::std::option::Option<i32>,
     /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<CephBackupStorageMonStatus>,
     /// The creation date.
-    #[serde(
-        rename = "createDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(
-        rename = "lastOpDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for CephBackupStorageMon {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10) = ::codegen_runtime::de::fields(
             deserializer,
             "CephBackupStorageMon",
+            &[
+                ("monUuid", ::codegen_runtime::de::Kind::Optional),
+                ("backupStorageUuid", ::codegen_runtime::de::Kind::Optional),
+                ("hostname", ::codegen_runtime::de::Kind::Optional),
+                ("monAddr", ::codegen_runtime::de::Kind::Optional),
+                ("monPort", ::codegen_runtime::de::Kind::Optional),
+                ("sshUsername", ::codegen_runtime::de::Kind::Optional),
+                ("sshPassword", ::codegen_runtime::de::Kind::Optional),
+                ("sshPort", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("createDate", ::codegen_runtime::de::Kind::Optional),
+                ("lastOpDate", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            mon_uuid: object.optional("monUuid")?,
-            backup_storage_uuid: object.optional("backupStorageUuid")?,
-            hostname: object.optional("hostname")?,
-            mon_addr: object.optional("monAddr")?,
-            mon_port: object.optional("monPort")?,
-            ssh_username: object.optional("sshUsername")?,
-            ssh_password: object.optional("sshPassword")?,
-            ssh_port: object.optional("sshPort")?,
-            status: object.optional("status")?,
-            create_date: object.optional("createDate")?,
-            last_op_date: object.optional("lastOpDate")?,
+            mon_uuid: f0,
+            backup_storage_uuid: f1,
+            hostname: f2,
+            mon_addr: f3,
+            mon_port: f4,
+            ssh_username: f5,
+            ssh_password: f6,
+            ssh_port: f7,
+            status: f8,
+            create_date: f9,
+            last_op_date: f10,
         })
+    }
+}
+impl ::serde::Serialize for CephBackupStorageMon {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("monUuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("backupStorageUuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("hostname", ::codegen_runtime::ser::Kind::SkipNone),
+                ("monAddr", ::codegen_runtime::ser::Kind::SkipNone),
+                ("monPort", ::codegen_runtime::ser::Kind::SkipNone),
+                ("sshUsername", ::codegen_runtime::ser::Kind::SkipNone),
+                ("sshPassword", ::codegen_runtime::ser::Kind::SkipNone),
+                ("sshPort", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("lastOpDate", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.mon_uuid,
+                &self.backup_storage_uuid,
+                &self.hostname,
+                &self.mon_addr,
+                &self.mon_port,
+                &self.ssh_username,
+                &self.ssh_password,
+                &self.ssh_port,
+                &self.status,
+                &self.create_date,
+                &self.last_op_date,
+            ),
+        )
     }
 }
 /// The monitor's connection status. Assumption: the values are ZStack's MonStatus; the vendor document shows only `Connected`.
@@ -809,44 +945,23 @@ impl<'de> ::serde::Deserialize<'de> for DeleteBackupStorageDeleteMode {
     }
 }
 /// The error code. If not null, the operation fails, or vice versa. Assumption: other fields may appear (newer releases add e.g. `location`); clients ignore them.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ErrorCode {
     /// The error code, which is a numbered or alphanumeric code that specifies an error. For example, SYS.1000, HOST.1001.
     pub code: ::std::string::String,
     /// The brief description of the error.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The details about the error.
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub details: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The reserved field. Default value: null.
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub elaboration: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// How long the failed operation took, e.g. `5ms`. Assumption: not in the vendor document; named by the vendor notes and written as a string by ZStack.
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub cost: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /// The root error, which is the associated root cause of the current error. If no root error exists, this parameter is null.
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub cause: ::std::option::Option<
         ::std::option::Option<::std::boxed::Box<ErrorCode>>,
     >,
     /// The reserved field. Default value: null.
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub opaque: ::std::option::Option<
         ::std::option::Option<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -857,21 +972,60 @@ impl<'de> ::serde::Deserialize<'de> for ErrorCode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "ErrorCode")?;
+        let (f0, f1, f2, f3, f4, f5, f6) = ::codegen_runtime::de::fields(
+            deserializer,
+            "ErrorCode",
+            &[
+                ("code", ::codegen_runtime::de::Kind::Required),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("details", ::codegen_runtime::de::Kind::Nullable),
+                ("elaboration", ::codegen_runtime::de::Kind::Nullable),
+                ("cost", ::codegen_runtime::de::Kind::Nullable),
+                ("cause", ::codegen_runtime::de::Kind::Nullable),
+                ("opaque", ::codegen_runtime::de::Kind::Nullable),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            code: object.required("code")?,
-            description: object.optional("description")?,
-            details: object.nullable("details")?,
-            elaboration: object.nullable("elaboration")?,
-            cost: object.nullable("cost")?,
-            cause: object.nullable("cause")?,
-            opaque: object.nullable("opaque")?,
+            code: f0,
+            description: f1,
+            details: f2,
+            elaboration: f3,
+            cost: f4,
+            cause: f5,
+            opaque: f6,
         })
     }
 }
+impl ::serde::Serialize for ErrorCode {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("code", ::codegen_runtime::ser::Kind::Always),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("details", ::codegen_runtime::ser::Kind::SkipNone),
+                ("elaboration", ::codegen_runtime::ser::Kind::SkipNone),
+                ("cost", ::codegen_runtime::ser::Kind::SkipNone),
+                ("cause", ::codegen_runtime::ser::Kind::SkipNone),
+                ("opaque", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.code,
+                &self.description,
+                &self.details,
+                &self.elaboration,
+                &self.cost,
+                &self.cause,
+                &self.opaque,
+            ),
+        )
+    }
+}
 /// The answer of a failed API.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ErrorEnvelope {
     pub error: ErrorCode,
 }
@@ -879,103 +1033,147 @@ impl<'de> ::serde::Deserialize<'de> for ErrorEnvelope {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "ErrorEnvelope")?;
-        ::std::result::Result::Ok(Self {
-            error: object.required("error")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "ErrorEnvelope",
+            &[("error", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { error: f0 })
+    }
+}
+impl ::serde::Serialize for ErrorEnvelope {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("error", ::codegen_runtime::ser::Kind::Always)],
+            (&self.error,),
+        )
     }
 }
 /// An ImageStore backup storage.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageStoreBackupStorageInventory {
     /// The resource UUID.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uuid: ::std::option::Option<::std::string::String>,
     /// The resource name.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     /// The detailed description of the resource.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     /// The storage's URL or path (`not used` for Ceph in the vendor's sample).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
     /// The total capacity, in bytes.
-    #[serde(
-        rename = "totalCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub total_capacity: ::std::option::Option<i64>,
     /// The available capacity, in bytes.
-    #[serde(
-        rename = "availableCapacity",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub available_capacity: ::std::option::Option<i64>,
     pub r#type: ImageStoreBackupStorageInventoryType,
     /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<ImageStoreBackupStorageInventoryState>,
     /// The connection status. Assumption: the values are ZStack's BackupStorageStatus; the vendor document shows only `Connected`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<ImageStoreBackupStorageInventoryStatus>,
     /// The creation date, e.g. `Apr 11, 2018 2:50:54 PM` (see SessionInventory.createDate).
-    #[serde(
-        rename = "createDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub create_date: ::std::option::Option<::std::string::String>,
     /// The last operation date.
-    #[serde(
-        rename = "lastOpDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub last_op_date: ::std::option::Option<::std::string::String>,
     /// The zones the backup storage is attached to.
-    #[serde(
-        rename = "attachedZoneUuids",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub attached_zone_uuids: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The host name or IP address of the image store server.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub hostname: ::std::option::Option<::std::string::String>,
     /// The SSH user name on the image store server.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub username: ::std::option::Option<::std::string::String>,
     /// The SSH port of the image store server.
-    #[serde(rename = "sshPort", skip_serializing_if = "::std::option::Option::is_none")]
     pub ssh_port: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventory {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14) = ::codegen_runtime::de::fields(
             deserializer,
             "ImageStoreBackupStorageInventory",
+            &[
+                ("uuid", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("description", ::codegen_runtime::de::Kind::Optional),
+                ("url", ::codegen_runtime::de::Kind::Optional),
+                ("totalCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("availableCapacity", ::codegen_runtime::de::Kind::Optional),
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("state", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+                ("createDate", ::codegen_runtime::de::Kind::Optional),
+                ("lastOpDate", ::codegen_runtime::de::Kind::Optional),
+                ("attachedZoneUuids", ::codegen_runtime::de::Kind::Optional),
+                ("hostname", ::codegen_runtime::de::Kind::Optional),
+                ("username", ::codegen_runtime::de::Kind::Optional),
+                ("sshPort", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            uuid: object.optional("uuid")?,
-            name: object.optional("name")?,
-            description: object.optional("description")?,
-            url: object.optional("url")?,
-            total_capacity: object.optional("totalCapacity")?,
-            available_capacity: object.optional("availableCapacity")?,
-            r#type: object.required("type")?,
-            state: object.optional("state")?,
-            status: object.optional("status")?,
-            create_date: object.optional("createDate")?,
-            last_op_date: object.optional("lastOpDate")?,
-            attached_zone_uuids: object.optional("attachedZoneUuids")?,
-            hostname: object.optional("hostname")?,
-            username: object.optional("username")?,
-            ssh_port: object.optional("sshPort")?,
+            uuid: f0,
+            name: f1,
+            description: f2,
+            url: f3,
+            total_capacity: f4,
+            available_capacity: f5,
+            r#type: f6,
+            state: f7,
+            status: f8,
+            create_date: f9,
+            last_op_date: f10,
+            attached_zone_uuids: f11,
+            hostname: f12,
+            username: f13,
+            ssh_port: f14,
         })
+    }
+}
+impl ::serde::Serialize for ImageStoreBackupStorageInventory {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("description", ::codegen_runtime::ser::Kind::SkipNone),
+                ("url", ::codegen_runtime::ser::Kind::SkipNone),
+                ("totalCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("availableCapacity", ::codegen_runtime::ser::Kind::SkipNone),
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("state", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("lastOpDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("attachedZoneUuids", ::codegen_runtime::ser::Kind::SkipNone),
+                ("hostname", ::codegen_runtime::ser::Kind::SkipNone),
+                ("username", ::codegen_runtime::ser::Kind::SkipNone),
+                ("sshPort", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.uuid,
+                &self.name,
+                &self.description,
+                &self.url,
+                &self.total_capacity,
+                &self.available_capacity,
+                &self.r#type,
+                &self.state,
+                &self.status,
+                &self.create_date,
+                &self.last_op_date,
+                &self.attached_zone_uuids,
+                &self.hostname,
+                &self.username,
+                &self.ssh_port,
+            ),
+        )
     }
 }
 /// Whether the backup storage may be used. Assumption: the values are ZStack's BackupStorageState; the vendor document shows only `Enabled`.
@@ -1153,10 +1351,9 @@ impl<'de> ::serde::Deserialize<'de> for ImageStoreBackupStorageInventoryType {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogInByAccountParameters {
     /// The account name.
-    #[serde(rename = "accountName")]
     pub account_name: ::std::string::String,
     /// The SHA-512 hash of the password, as 128 lowercase hexadecimal characters.
     pub password: ::codegen_runtime::Secret,
@@ -1165,48 +1362,80 @@ impl<'de> ::serde::Deserialize<'de> for LogInByAccountParameters {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "LogInByAccountParameters",
+            &[
+                ("accountName", ::codegen_runtime::de::Kind::Required),
+                ("password", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            account_name: object.required("accountName")?,
-            password: object.required("password")?,
+            account_name: f0,
+            password: f1,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for LogInByAccountParameters {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("accountName", ::codegen_runtime::ser::Kind::Always),
+                ("password", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.account_name, &self.password),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogInByAccountRequest {
-    #[serde(rename = "logInByAccount")]
     pub log_in_by_account: LogInByAccountParameters,
     /// Optional. The system tags.
-    #[serde(
-        rename = "systemTags",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(rename = "userTags", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 impl<'de> ::serde::Deserialize<'de> for LogInByAccountRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "LogInByAccountRequest",
+            &[
+                ("logInByAccount", ::codegen_runtime::de::Kind::Required),
+                ("systemTags", ::codegen_runtime::de::Kind::Optional),
+                ("userTags", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            log_in_by_account: object.required("logInByAccount")?,
-            system_tags: object.optional("systemTags")?,
-            user_tags: object.optional("userTags")?,
+            log_in_by_account: f0,
+            system_tags: f1,
+            user_tags: f2,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for LogInByAccountRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("logInByAccount", ::codegen_runtime::ser::Kind::Always),
+                ("systemTags", ::codegen_runtime::ser::Kind::SkipNone),
+                ("userTags", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.log_in_by_account, &self.system_tags, &self.user_tags),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogInByAccountResponse {
     pub inventory: SessionInventory,
 }
@@ -1214,94 +1443,135 @@ impl<'de> ::serde::Deserialize<'de> for LogInByAccountResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "LogInByAccountResponse",
+            &[("inventory", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            inventory: object.required("inventory")?,
-        })
+        ::std::result::Result::Ok(Self { inventory: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+impl ::serde::Serialize for LogInByAccountResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("inventory", ::codegen_runtime::ser::Kind::Always)],
+            (&self.inventory,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReconnectBackupStorageRequest {
     /// The action's parameters; reconnecting takes none, so this is an empty object.
-    #[serde(rename = "reconnectBackupStorage")]
     pub reconnect_backup_storage: ::serde_json::Map<
         ::std::string::String,
         ::serde_json::Value,
     >,
     /// Optional. The system tags.
-    #[serde(
-        rename = "systemTags",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub system_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Optional. The user tags.
-    #[serde(rename = "userTags", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 impl<'de> ::serde::Deserialize<'de> for ReconnectBackupStorageRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
             deserializer,
             "ReconnectBackupStorageRequest",
+            &[
+                ("reconnectBackupStorage", ::codegen_runtime::de::Kind::Required),
+                ("systemTags", ::codegen_runtime::de::Kind::Optional),
+                ("userTags", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            reconnect_backup_storage: object.required("reconnectBackupStorage")?,
-            system_tags: object.optional("systemTags")?,
-            user_tags: object.optional("userTags")?,
+            reconnect_backup_storage: f0,
+            system_tags: f1,
+            user_tags: f2,
         })
+    }
+}
+impl ::serde::Serialize for ReconnectBackupStorageRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("reconnectBackupStorage", ::codegen_runtime::ser::Kind::Always),
+                ("systemTags", ::codegen_runtime::ser::Kind::SkipNone),
+                ("userTags", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.reconnect_backup_storage, &self.system_tags, &self.user_tags),
+        )
     }
 }
 /// A plain-text message from the REST layer. Assumption: the wording is not documented; the examples are taken from zstackio/zstack's RestServer and may differ between releases. The REST layer sets no JSON content type for these bodies.
 pub type RestLayerMessage = ::std::string::String;
 /// The session.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInventory {
     /// The session id: send it as `Authorization: OAuth <uuid>`. A secret: never log it.
     pub uuid: ::codegen_runtime::Secret,
     /// The account that owns the session.
-    #[serde(
-        rename = "accountUuid",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub account_uuid: ::std::option::Option<::std::string::String>,
     /// The user that owns the session (the account's own uuid when an account logged in).
-    #[serde(rename = "userUuid", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_uuid: ::std::option::Option<::std::string::String>,
     /// When the session expires, formatted like `createDate`.
-    #[serde(
-        rename = "expiredDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub expired_date: ::std::option::Option<::std::string::String>,
     /// The creation date. Assumption: timestamps are formatted by the server's Java locale, as in the vendor's samples (`Apr 11, 2018 2:50:54 PM`); clients treat them as opaque strings.
-    #[serde(
-        rename = "createDate",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub create_date: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for SessionInventory {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
             deserializer,
             "SessionInventory",
+            &[
+                ("uuid", ::codegen_runtime::de::Kind::Required),
+                ("accountUuid", ::codegen_runtime::de::Kind::Optional),
+                ("userUuid", ::codegen_runtime::de::Kind::Optional),
+                ("expiredDate", ::codegen_runtime::de::Kind::Optional),
+                ("createDate", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
         ::std::result::Result::Ok(Self {
-            uuid: object.required("uuid")?,
-            account_uuid: object.optional("accountUuid")?,
-            user_uuid: object.optional("userUuid")?,
-            expired_date: object.optional("expiredDate")?,
-            create_date: object.optional("createDate")?,
+            uuid: f0,
+            account_uuid: f1,
+            user_uuid: f2,
+            expired_date: f3,
+            create_date: f4,
         })
+    }
+}
+impl ::serde::Serialize for SessionInventory {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("uuid", ::codegen_runtime::ser::Kind::Always),
+                ("accountUuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("userUuid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("expiredDate", ::codegen_runtime::ser::Kind::SkipNone),
+                ("createDate", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.uuid,
+                &self.account_uuid,
+                &self.user_uuid,
+                &self.expired_date,
+                &self.create_date,
+            ),
+        )
     }
 }

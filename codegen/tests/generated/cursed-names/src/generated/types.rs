@@ -60,36 +60,60 @@ impl<'de> ::serde::Deserialize<'de> for ABC {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Default {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<Value>,
 }
 impl<'de> ::serde::Deserialize<'de> for Default {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Default")?;
-        ::std::result::Result::Ok(Self {
-            value: object.optional("value")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Default",
+            &[("value", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { value: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Default {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("value", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.value,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Escaped {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub slashed: ::std::option::Option<ABC>,
 }
 impl<'de> ::serde::Deserialize<'de> for Escaped {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Escaped")?;
-        ::std::result::Result::Ok(Self {
-            slashed: object.optional("slashed")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Escaped",
+            &[("slashed", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { slashed: f0 })
+    }
+}
+impl ::serde::Serialize for Escaped {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("slashed", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.slashed,),
+        )
     }
 }
 #[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
@@ -210,7 +234,7 @@ impl<'de> ::serde::Deserialize<'de> for Option {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Other {
     pub kind: ::std::string::String,
 }
@@ -218,11 +242,24 @@ impl<'de> ::serde::Deserialize<'de> for Other {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Other")?;
-        ::std::result::Result::Ok(Self {
-            kind: object.required("kind")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Other",
+            &[("kind", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { kind: f0 })
+    }
+}
+impl ::serde::Serialize for Other {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("kind", ::codegen_runtime::ser::Kind::Always)],
+            (&self.kind,),
+        )
     }
 }
 ///
@@ -274,129 +311,230 @@ impl<'de> ::serde::Deserialize<'de> for OtherOrUnknown {
     }
 }
 /// Shadows std's Result; generated code must still compile.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Result {
     pub r#type: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#ref: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<i64>,
-    #[serde(rename = "Self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self2: ::std::option::Option<i64>,
-    #[serde(rename = "-", skip_serializing_if = "::std::option::Option::is_none")]
     pub minus: ::std::option::Option<bool>,
-    #[serde(rename = "+", skip_serializing_if = "::std::option::Option::is_none")]
     pub plus: ::std::option::Option<bool>,
-    #[serde(rename = "1st", skip_serializing_if = "::std::option::Option::is_none")]
     pub n1st: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub foo_bar: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "fooBar", skip_serializing_if = "::std::option::Option::is_none")]
     pub foo_bar2: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "$ref", skip_serializing_if = "::std::option::Option::is_none")]
     pub ref2: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#async: ::std::option::Option<Option>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#box: ::std::option::Option<String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Result {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Result")?;
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Result",
+            &[
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("ref", ::codegen_runtime::de::Kind::Optional),
+                ("self", ::codegen_runtime::de::Kind::Optional),
+                ("Self", ::codegen_runtime::de::Kind::Optional),
+                ("-", ::codegen_runtime::de::Kind::Optional),
+                ("+", ::codegen_runtime::de::Kind::Optional),
+                ("1st", ::codegen_runtime::de::Kind::Optional),
+                ("foo_bar", ::codegen_runtime::de::Kind::Optional),
+                ("fooBar", ::codegen_runtime::de::Kind::Optional),
+                ("$ref", ::codegen_runtime::de::Kind::Optional),
+                ("async", ::codegen_runtime::de::Kind::Optional),
+                ("box", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            r#type: object.required("type")?,
-            r#ref: object.optional("ref")?,
-            self_: object.optional("self")?,
-            self2: object.optional("Self")?,
-            minus: object.optional("-")?,
-            plus: object.optional("+")?,
-            n1st: object.optional("1st")?,
-            foo_bar: object.optional("foo_bar")?,
-            foo_bar2: object.optional("fooBar")?,
-            ref2: object.optional("$ref")?,
-            r#async: object.optional("async")?,
-            r#box: object.optional("box")?,
+            r#type: f0,
+            r#ref: f1,
+            self_: f2,
+            self2: f3,
+            minus: f4,
+            plus: f5,
+            n1st: f6,
+            foo_bar: f7,
+            foo_bar2: f8,
+            ref2: f9,
+            r#async: f10,
+            r#box: f11,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Result {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("ref", ::codegen_runtime::ser::Kind::SkipNone),
+                ("self", ::codegen_runtime::ser::Kind::SkipNone),
+                ("Self", ::codegen_runtime::ser::Kind::SkipNone),
+                ("-", ::codegen_runtime::ser::Kind::SkipNone),
+                ("+", ::codegen_runtime::ser::Kind::SkipNone),
+                ("1st", ::codegen_runtime::ser::Kind::SkipNone),
+                ("foo_bar", ::codegen_runtime::ser::Kind::SkipNone),
+                ("fooBar", ::codegen_runtime::ser::Kind::SkipNone),
+                ("$ref", ::codegen_runtime::ser::Kind::SkipNone),
+                ("async", ::codegen_runtime::ser::Kind::SkipNone),
+                ("box", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.r#type,
+                &self.r#ref,
+                &self.self_,
+                &self.self2,
+                &self.minus,
+                &self.plus,
+                &self.n1st,
+                &self.foo_bar,
+                &self.foo_bar2,
+                &self.ref2,
+                &self.r#async,
+                &self.r#box,
+            ),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Serialize {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub deserialize: ::std::option::Option<Some>,
 }
 impl<'de> ::serde::Deserialize<'de> for Serialize {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Serialize")?;
-        ::std::result::Result::Ok(Self {
-            deserialize: object.optional("deserialize")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Serialize",
+            &[("deserialize", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { deserialize: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Serialize {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("deserialize", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.deserialize,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Some {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub none: ::std::option::Option<bool>,
 }
 impl<'de> ::serde::Deserialize<'de> for Some {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Some")?;
-        ::std::result::Result::Ok(Self {
-            none: object.optional("none")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Some",
+            &[("none", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { none: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Some {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("none", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.none,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct String {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub vec: ::std::option::Option<::std::vec::Vec<Result>>,
 }
 impl<'de> ::serde::Deserialize<'de> for String {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "String")?;
-        ::std::result::Result::Ok(Self {
-            vec: object.optional("vec")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "String",
+            &[("vec", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { vec: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for String {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("vec", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.vec,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Unicode {
-    #[serde(rename = "größe", skip_serializing_if = "::std::option::Option::is_none")]
     pub gr_e: ::std::option::Option<i32>,
-    #[serde(rename = "名前", skip_serializing_if = "::std::option::Option::is_none")]
     pub sym540_d524d: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "", skip_serializing_if = "::std::option::Option::is_none")]
     pub empty: ::std::option::Option<::std::string::String>,
-    #[serde(rename = " ", skip_serializing_if = "::std::option::Option::is_none")]
     pub sym20: ::std::option::Option<::std::string::String>,
     /// Its inline type would be called `UnicodeMode`, which is taken below.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mode: ::std::option::Option<UnicodeMode2>,
 }
 impl<'de> ::serde::Deserialize<'de> for Unicode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Unicode")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Unicode",
+            &[
+                ("größe", ::codegen_runtime::de::Kind::Optional),
+                ("名前", ::codegen_runtime::de::Kind::Optional),
+                ("", ::codegen_runtime::de::Kind::Optional),
+                (" ", ::codegen_runtime::de::Kind::Optional),
+                ("mode", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            gr_e: object.optional("größe")?,
-            sym540_d524d: object.optional("名前")?,
-            empty: object.optional("")?,
-            sym20: object.optional(" ")?,
-            mode: object.optional("mode")?,
+            gr_e: f0,
+            sym540_d524d: f1,
+            empty: f2,
+            sym20: f3,
+            mode: f4,
         })
+    }
+}
+impl ::serde::Serialize for Unicode {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("größe", ::codegen_runtime::ser::Kind::SkipNone),
+                ("名前", ::codegen_runtime::ser::Kind::SkipNone),
+                ("", ::codegen_runtime::ser::Kind::SkipNone),
+                (" ", ::codegen_runtime::ser::Kind::SkipNone),
+                ("mode", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.gr_e, &self.sym540_d524d, &self.empty, &self.sym20, &self.mode),
+        )
     }
 }
 pub type UnicodeMode = ::std::string::String;
@@ -463,7 +601,7 @@ impl<'de> ::serde::Deserialize<'de> for UnicodeMode2 {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unknown {
     pub kind: ::std::string::String,
 }
@@ -471,11 +609,24 @@ impl<'de> ::serde::Deserialize<'de> for Unknown {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Unknown")?;
-        ::std::result::Result::Ok(Self {
-            kind: object.required("kind")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Unknown",
+            &[("kind", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { kind: f0 })
+    }
+}
+impl ::serde::Serialize for Unknown {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("kind", ::codegen_runtime::ser::Kind::Always)],
+            (&self.kind,),
+        )
     }
 }
 pub type V2fa = i32;

@@ -9,47 +9,80 @@
 )]
 pub type Elsewhere = ::serde_json::Value;
 /// Uses every degraded type, so the crate shows what they became.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Holder {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub not: ::std::option::Option<NotAString>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub mixed: ::std::option::Option<StringAndObject>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#loop: ::std::option::Option<LoopA>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nested: ::std::option::Option<Nested>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub elsewhere: ::std::option::Option<Elsewhere>,
-    #[serde(
-        rename = "inlineNot",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub inline_not: ::std::option::Option<::serde_json::Value>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub none: ::std::option::Option<NoBranches>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tag: ::std::option::Option<::std::boxed::Box<UnknownTag>>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub both: ::std::option::Option<PropertiesAndUnion>,
 }
 impl<'de> ::serde::Deserialize<'de> for Holder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Holder")?;
+        let (f0, f1, f2, f3, f4, f5, f6, f7, f8) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Holder",
+            &[
+                ("not", ::codegen_runtime::de::Kind::Optional),
+                ("mixed", ::codegen_runtime::de::Kind::Optional),
+                ("loop", ::codegen_runtime::de::Kind::Optional),
+                ("nested", ::codegen_runtime::de::Kind::Optional),
+                ("elsewhere", ::codegen_runtime::de::Kind::Optional),
+                ("inlineNot", ::codegen_runtime::de::Kind::Optional),
+                ("none", ::codegen_runtime::de::Kind::Optional),
+                ("tag", ::codegen_runtime::de::Kind::Optional),
+                ("both", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            not: object.optional("not")?,
-            mixed: object.optional("mixed")?,
-            r#loop: object.optional("loop")?,
-            nested: object.optional("nested")?,
-            elsewhere: object.optional("elsewhere")?,
-            inline_not: object.optional("inlineNot")?,
-            none: object.optional("none")?,
-            tag: object.optional("tag")?,
-            both: object.optional("both")?,
+            not: f0,
+            mixed: f1,
+            r#loop: f2,
+            nested: f3,
+            elsewhere: f4,
+            inline_not: f5,
+            none: f6,
+            tag: f7,
+            both: f8,
         })
+    }
+}
+impl ::serde::Serialize for Holder {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("not", ::codegen_runtime::ser::Kind::SkipNone),
+                ("mixed", ::codegen_runtime::ser::Kind::SkipNone),
+                ("loop", ::codegen_runtime::ser::Kind::SkipNone),
+                ("nested", ::codegen_runtime::ser::Kind::SkipNone),
+                ("elsewhere", ::codegen_runtime::ser::Kind::SkipNone),
+                ("inlineNot", ::codegen_runtime::ser::Kind::SkipNone),
+                ("none", ::codegen_runtime::ser::Kind::SkipNone),
+                ("tag", ::codegen_runtime::ser::Kind::SkipNone),
+                ("both", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.not,
+                &self.mixed,
+                &self.r#loop,
+                &self.nested,
+                &self.elsewhere,
+                &self.inline_not,
+                &self.none,
+                &self.tag,
+                &self.both,
+            ),
+        )
     }
 }
 pub type LoopA = ::serde_json::Value;
@@ -67,42 +100,60 @@ pub enum PropertiesAndUnion {
     V0(PropertiesAndUnionV0),
     V1(PropertiesAndUnionV1),
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PropertiesAndUnionV0 {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub left: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for PropertiesAndUnionV0 {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "PropertiesAndUnionV0",
+            &[("left", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            left: object.optional("left")?,
-        })
+        ::std::result::Result::Ok(Self { left: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for PropertiesAndUnionV0 {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("left", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.left,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PropertiesAndUnionV1 {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub right: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for PropertiesAndUnionV1 {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "PropertiesAndUnionV1",
+            &[("right", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            right: object.optional("right")?,
-        })
+        ::std::result::Result::Ok(Self { right: f0 })
+    }
+}
+impl ::serde::Serialize for PropertiesAndUnionV1 {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("right", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.right,),
+        )
     }
 }
 pub type StringAndObject = ::serde_json::Value;
@@ -115,19 +166,31 @@ pub enum UnknownTag {
     V0(UnknownTagV0),
     Holder(::std::boxed::Box<Holder>),
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnknownTagV0 {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub kind: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for UnknownTagV0 {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "UnknownTagV0")?;
-        ::std::result::Result::Ok(Self {
-            kind: object.optional("kind")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "UnknownTagV0",
+            &[("kind", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { kind: f0 })
+    }
+}
+impl ::serde::Serialize for UnknownTagV0 {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("kind", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.kind,),
+        )
     }
 }

@@ -30,22 +30,39 @@ impl<'de> ::serde::Deserialize<'de> for Annotated {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Base {
     pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Base {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Base")?;
-        ::std::result::Result::Ok(Self {
-            id: object.required("id")?,
-            created: object.optional("created")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Base",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("created", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { id: f0, created: f1 })
+    }
+}
+impl ::serde::Serialize for Base {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("created", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.id, &self.created),
+        )
     }
 }
 /// An untagged oneOf whose first branch accepts every value of the second (serde ignores unknown members): the variant with more required fields is tried first.
@@ -59,28 +76,49 @@ pub enum BaseOrNamed {
     Base(Base),
     V2(::serde_json::Map<::std::string::String, ::serde_json::Value>),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cat {
-    #[serde(rename = "petType")]
     pub pet_type: ::std::string::String,
     pub name: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lives: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for Cat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Cat")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Cat",
+            &[
+                ("petType", ::codegen_runtime::de::Kind::Required),
+                ("name", ::codegen_runtime::de::Kind::Required),
+                ("lives", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            pet_type: object.required("petType")?,
-            name: object.required("name")?,
-            lives: object.optional("lives")?,
+            pet_type: f0,
+            name: f1,
+            lives: f2,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+impl ::serde::Serialize for Cat {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("petType", ::codegen_runtime::ser::Kind::Always),
+                ("name", ::codegen_runtime::ser::Kind::Always),
+                ("lives", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.pet_type, &self.name, &self.lives),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq)]
 pub struct Circle {
     pub kind: ::std::string::String,
     pub radius: f64,
@@ -89,29 +127,59 @@ impl<'de> ::serde::Deserialize<'de> for Circle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Circle")?;
-        ::std::result::Result::Ok(Self {
-            kind: object.required("kind")?,
-            radius: object.required("radius")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Circle",
+            &[
+                ("kind", ::codegen_runtime::de::Kind::Required),
+                ("radius", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { kind: f0, radius: f1 })
+    }
+}
+impl ::serde::Serialize for Circle {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("kind", ::codegen_runtime::ser::Kind::Always),
+                ("radius", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.kind, &self.radius),
+        )
     }
 }
 /// `additionalProperties: false`: only the named members.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Closed {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub only: ::std::option::Option<bool>,
 }
 impl<'de> ::serde::Deserialize<'de> for Closed {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Closed")?;
-        ::std::result::Result::Ok(Self {
-            only: object.optional("only")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Closed",
+            &[("only", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { only: f0 })
+    }
+}
+impl ::serde::Serialize for Closed {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("only", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.only,),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -187,16 +255,13 @@ impl<'de> ::serde::Deserialize<'de> for Color {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: ::std::string::String,
     pub password: ::codegen_runtime::Secret,
-    #[serde(rename = "apiKey")]
     pub api_key: ::codegen_runtime::Secret,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub token: ::std::option::Option<Token>,
     /// Secrets as the values of a map.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub vault: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::codegen_runtime::Secret>,
     >,
@@ -205,18 +270,45 @@ impl<'de> ::serde::Deserialize<'de> for Credentials {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Credentials")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Credentials",
+            &[
+                ("username", ::codegen_runtime::de::Kind::Required),
+                ("password", ::codegen_runtime::de::Kind::Required),
+                ("apiKey", ::codegen_runtime::de::Kind::Required),
+                ("token", ::codegen_runtime::de::Kind::Optional),
+                ("vault", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            username: object.required("username")?,
-            password: object.required("password")?,
-            api_key: object.required("apiKey")?,
-            token: object.optional("token")?,
-            vault: object.optional("vault")?,
+            username: f0,
+            password: f1,
+            api_key: f2,
+            token: f3,
+            vault: f4,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for Credentials {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("username", ::codegen_runtime::ser::Kind::Always),
+                ("password", ::codegen_runtime::ser::Kind::Always),
+                ("apiKey", ::codegen_runtime::ser::Kind::Always),
+                ("token", ::codegen_runtime::ser::Kind::SkipNone),
+                ("vault", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.username, &self.password, &self.api_key, &self.token, &self.vault),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Department {
     pub title: ::std::string::String,
     pub head: ::std::boxed::Box<Employee>,
@@ -225,15 +317,33 @@ impl<'de> ::serde::Deserialize<'de> for Department {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Department")?;
-        ::std::result::Result::Ok(Self {
-            title: object.required("title")?,
-            head: object.required("head")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Department",
+            &[
+                ("title", ::codegen_runtime::de::Kind::Required),
+                ("head", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { title: f0, head: f1 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for Department {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("title", ::codegen_runtime::ser::Kind::Always),
+                ("head", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.title, &self.head),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dimensions {
     pub width: i32,
     pub height: i32,
@@ -242,12 +352,30 @@ impl<'de> ::serde::Deserialize<'de> for Dimensions {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Dimensions")?;
-        ::std::result::Result::Ok(Self {
-            width: object.required("width")?,
-            height: object.required("height")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Dimensions",
+            &[
+                ("width", ::codegen_runtime::de::Kind::Required),
+                ("height", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { width: f0, height: f1 })
+    }
+}
+impl ::serde::Serialize for Dimensions {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("width", ::codegen_runtime::ser::Kind::Always),
+                ("height", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.width, &self.height),
+        )
     }
 }
 /// `anyOf`: the first branch the value fits.
@@ -260,44 +388,82 @@ pub enum DimensionsOrLabel {
     Dimensions(Dimensions),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dog {
-    #[serde(rename = "petType")]
     pub pet_type: ::std::string::String,
     pub name: ::std::string::String,
-    #[serde(rename = "goodBoy", skip_serializing_if = "::std::option::Option::is_none")]
     pub good_boy: ::std::option::Option<bool>,
 }
 impl<'de> ::serde::Deserialize<'de> for Dog {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Dog")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Dog",
+            &[
+                ("petType", ::codegen_runtime::de::Kind::Required),
+                ("name", ::codegen_runtime::de::Kind::Required),
+                ("goodBoy", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            pet_type: object.required("petType")?,
-            name: object.required("name")?,
-            good_boy: object.optional("goodBoy")?,
+            pet_type: f0,
+            name: f1,
+            good_boy: f2,
         })
     }
 }
+impl ::serde::Serialize for Dog {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("petType", ::codegen_runtime::ser::Kind::Always),
+                ("name", ::codegen_runtime::ser::Kind::Always),
+                ("goodBoy", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.pet_type, &self.name, &self.good_boy),
+        )
+    }
+}
 /// Mutual recursion through fields.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Employee {
     pub name: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub department: ::std::option::Option<::std::boxed::Box<Department>>,
 }
 impl<'de> ::serde::Deserialize<'de> for Employee {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Employee")?;
-        ::std::result::Result::Ok(Self {
-            name: object.required("name")?,
-            department: object.optional("department")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Employee",
+            &[
+                ("name", ::codegen_runtime::de::Kind::Required),
+                ("department", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { name: f0, department: f1 })
+    }
+}
+impl ::serde::Serialize for Employee {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("name", ::codegen_runtime::ser::Kind::Always),
+                ("department", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.name, &self.department),
+        )
     }
 }
 /// Recursion through a oneOf.
@@ -322,98 +488,154 @@ pub enum IdOrName {
     V0(i64),
     V1(::std::string::String),
 }
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Inventory {
     /// Inline object inside array items.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub lines: ::std::option::Option<::std::vec::Vec<InventoryLinesItem>>,
     /// Inline object inside additionalProperties.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub bins: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, InventoryBinsValue>,
     >,
     /// Inline object inside arrays of arrays.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub grid: ::std::option::Option<
         ::std::vec::Vec<::std::vec::Vec<InventoryGridItemItem>>,
     >,
     /// Inline objects inside oneOf branches.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<InventoryLocation>,
     /// An inline enum.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<InventoryStatus>,
 }
 impl<'de> ::serde::Deserialize<'de> for Inventory {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Inventory")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Inventory",
+            &[
+                ("lines", ::codegen_runtime::de::Kind::Optional),
+                ("bins", ::codegen_runtime::de::Kind::Optional),
+                ("grid", ::codegen_runtime::de::Kind::Optional),
+                ("location", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            lines: object.optional("lines")?,
-            bins: object.optional("bins")?,
-            grid: object.optional("grid")?,
-            location: object.optional("location")?,
-            status: object.optional("status")?,
+            lines: f0,
+            bins: f1,
+            grid: f2,
+            location: f3,
+            status: f4,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for Inventory {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("lines", ::codegen_runtime::ser::Kind::SkipNone),
+                ("bins", ::codegen_runtime::ser::Kind::SkipNone),
+                ("grid", ::codegen_runtime::ser::Kind::SkipNone),
+                ("location", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.lines, &self.bins, &self.grid, &self.location, &self.status),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InventoryBinsValue {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub capacity: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for InventoryBinsValue {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "InventoryBinsValue",
+            &[("capacity", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self {
-            capacity: object.optional("capacity")?,
-        })
+        ::std::result::Result::Ok(Self { capacity: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+impl ::serde::Serialize for InventoryBinsValue {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("capacity", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.capacity,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InventoryGridItemItem {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub x: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for InventoryGridItemItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "InventoryGridItemItem",
+            &[("x", ::codegen_runtime::de::Kind::Optional)],
         )?;
-        ::std::result::Result::Ok(Self { x: object.optional("x")? })
+        ::std::result::Result::Ok(Self { x: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for InventoryGridItemItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("x", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.x,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryLinesItem {
     pub sku: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quantity: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for InventoryLinesItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "InventoryLinesItem",
+            &[
+                ("sku", ::codegen_runtime::de::Kind::Required),
+                ("quantity", ::codegen_runtime::de::Kind::Optional),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            sku: object.required("sku")?,
-            quantity: object.optional("quantity")?,
-        })
+        ::std::result::Result::Ok(Self { sku: f0, quantity: f1 })
+    }
+}
+impl ::serde::Serialize for InventoryLinesItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("sku", ::codegen_runtime::ser::Kind::Always),
+                ("quantity", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.sku, &self.quantity),
+        )
     }
 }
 /// Inline objects inside oneOf branches.
@@ -427,7 +649,7 @@ pub enum InventoryLocation {
     Shelf(InventoryLocationShelf),
 }
 /// Shelf
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryLocationShelf {
     pub shelf: ::std::string::String,
 }
@@ -435,17 +657,27 @@ impl<'de> ::serde::Deserialize<'de> for InventoryLocationShelf {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0,) = ::codegen_runtime::de::fields(
             deserializer,
             "InventoryLocationShelf",
+            &[("shelf", ::codegen_runtime::de::Kind::Required)],
         )?;
-        ::std::result::Result::Ok(Self {
-            shelf: object.required("shelf")?,
-        })
+        ::std::result::Result::Ok(Self { shelf: f0 })
     }
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+impl ::serde::Serialize for InventoryLocationShelf {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("shelf", ::codegen_runtime::ser::Kind::Always)],
+            (&self.shelf,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq)]
 pub struct InventoryLocationV1 {
     pub lat: f64,
     pub lon: f64,
@@ -454,15 +686,30 @@ impl<'de> ::serde::Deserialize<'de> for InventoryLocationV1 {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "InventoryLocationV1",
+            &[
+                ("lat", ::codegen_runtime::de::Kind::Required),
+                ("lon", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            lat: object.required("lat")?,
-            lon: object.required("lon")?,
-        })
+        ::std::result::Result::Ok(Self { lat: f0, lon: f1 })
+    }
+}
+impl ::serde::Serialize for InventoryLocationV1 {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("lat", ::codegen_runtime::ser::Kind::Always),
+                ("lon", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.lat, &self.lon),
+        )
     }
 }
 /// An inline enum.
@@ -529,7 +776,7 @@ pub type Labels = ::std::collections::BTreeMap<
     ::std::string::String,
     ::std::string::String,
 >;
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Literal {
     pub value: f64,
 }
@@ -537,11 +784,24 @@ impl<'de> ::serde::Deserialize<'de> for Literal {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Literal")?;
-        ::std::result::Result::Ok(Self {
-            value: object.required("value")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Literal",
+            &[("value", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { value: f0 })
+    }
+}
+impl ::serde::Serialize for Literal {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("value", ::codegen_runtime::ser::Kind::Always)],
+            (&self.value,),
+        )
     }
 }
 /// A type name that is a keyword.
@@ -608,10 +868,9 @@ impl<'de> ::serde::Deserialize<'de> for Match {
     }
 }
 /// `allOf` of a `$ref` and an inline object.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
     pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
     pub name: ::std::string::String,
 }
@@ -619,13 +878,36 @@ impl<'de> ::serde::Deserialize<'de> for Named {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Named")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Named",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("created", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.required("id")?,
-            created: object.optional("created")?,
-            name: object.required("name")?,
+            id: f0,
+            created: f1,
+            name: f2,
         })
+    }
+}
+impl ::serde::Serialize for Named {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("created", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.id, &self.created, &self.name),
+        )
     }
 }
 /// A discriminator over inline branches, each fixing the tag with a one-value enum.
@@ -677,7 +959,7 @@ impl<'de> ::serde::Deserialize<'de> for Notification {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationEmail {
     pub channel: NotificationEmailChannel,
     pub address: ::std::string::String,
@@ -686,15 +968,30 @@ impl<'de> ::serde::Deserialize<'de> for NotificationEmail {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "NotificationEmail",
+            &[
+                ("channel", ::codegen_runtime::de::Kind::Required),
+                ("address", ::codegen_runtime::de::Kind::Required),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            channel: object.required("channel")?,
-            address: object.required("address")?,
-        })
+        ::std::result::Result::Ok(Self { channel: f0, address: f1 })
+    }
+}
+impl ::serde::Serialize for NotificationEmail {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("channel", ::codegen_runtime::ser::Kind::Always),
+                ("address", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.channel, &self.address),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -750,7 +1047,7 @@ impl<'de> ::serde::Deserialize<'de> for NotificationEmailChannel {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationSms {
     pub channel: NotificationSmsChannel,
     pub number: ::std::string::String,
@@ -759,12 +1056,30 @@ impl<'de> ::serde::Deserialize<'de> for NotificationSms {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "NotificationSms")?;
-        ::std::result::Result::Ok(Self {
-            channel: object.required("channel")?,
-            number: object.required("number")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "NotificationSms",
+            &[
+                ("channel", ::codegen_runtime::de::Kind::Required),
+                ("number", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { channel: f0, number: f1 })
+    }
+}
+impl ::serde::Serialize for NotificationSms {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("channel", ::codegen_runtime::ser::Kind::Always),
+                ("number", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.channel, &self.number),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -821,35 +1136,18 @@ impl<'de> ::serde::Deserialize<'de> for NotificationSmsChannel {
     }
 }
 /// Every combination of required and nullable.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nullability {
     pub required: ::std::string::String,
-    #[serde(rename = "requiredNullable")]
     pub required_nullable: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub optional: ::std::option::Option<::std::string::String>,
-    #[serde(
-        rename = "optionalNullable",
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub optional_nullable: ::std::option::Option<
         ::std::option::Option<::std::string::String>,
     >,
-    #[serde(
-        rename = "optionalNullableRef",
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub optional_nullable_ref: ::std::option::Option<
         ::std::option::Option<NullableCount>,
     >,
     /// Nullable through `allOf` around a `$ref` (how 3.0 puts `nullable` next to a reference).
-    #[serde(
-        rename = "optionalNullableObject",
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub optional_nullable_object: ::std::option::Option<
         ::std::option::Option<Dimensions>,
     >,
@@ -858,73 +1156,150 @@ impl<'de> ::serde::Deserialize<'de> for Nullability {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Nullability")?;
+        let (f0, f1, f2, f3, f4, f5) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Nullability",
+            &[
+                ("required", ::codegen_runtime::de::Kind::Required),
+                ("requiredNullable", ::codegen_runtime::de::Kind::Optional),
+                ("optional", ::codegen_runtime::de::Kind::Optional),
+                ("optionalNullable", ::codegen_runtime::de::Kind::Nullable),
+                ("optionalNullableRef", ::codegen_runtime::de::Kind::Nullable),
+                ("optionalNullableObject", ::codegen_runtime::de::Kind::Nullable),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            required: object.required("required")?,
-            required_nullable: object.optional("requiredNullable")?,
-            optional: object.optional("optional")?,
-            optional_nullable: object.nullable("optionalNullable")?,
-            optional_nullable_ref: object.nullable("optionalNullableRef")?,
-            optional_nullable_object: object.nullable("optionalNullableObject")?,
+            required: f0,
+            required_nullable: f1,
+            optional: f2,
+            optional_nullable: f3,
+            optional_nullable_ref: f4,
+            optional_nullable_object: f5,
         })
     }
 }
+impl ::serde::Serialize for Nullability {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("required", ::codegen_runtime::ser::Kind::Always),
+                ("requiredNullable", ::codegen_runtime::ser::Kind::Always),
+                ("optional", ::codegen_runtime::ser::Kind::SkipNone),
+                ("optionalNullable", ::codegen_runtime::ser::Kind::SkipNone),
+                ("optionalNullableRef", ::codegen_runtime::ser::Kind::SkipNone),
+                ("optionalNullableObject", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.required,
+                &self.required_nullable,
+                &self.optional,
+                &self.optional_nullable,
+                &self.optional_nullable_ref,
+                &self.optional_nullable_object,
+            ),
+        )
+    }
+}
 pub type NullableCount = i32;
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Numbers {
     pub small: i32,
     pub big: i64,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub plain: ::std::option::Option<i64>,
     pub single: f32,
     pub double: f64,
-    #[serde(
-        rename = "plainNumber",
-        skip_serializing_if = "::std::option::Option::is_none",
-    )]
     pub plain_number: ::std::option::Option<f64>,
 }
 impl<'de> ::serde::Deserialize<'de> for Numbers {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Numbers")?;
+        let (f0, f1, f2, f3, f4, f5) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Numbers",
+            &[
+                ("small", ::codegen_runtime::de::Kind::Required),
+                ("big", ::codegen_runtime::de::Kind::Required),
+                ("plain", ::codegen_runtime::de::Kind::Optional),
+                ("single", ::codegen_runtime::de::Kind::Required),
+                ("double", ::codegen_runtime::de::Kind::Required),
+                ("plainNumber", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            small: object.required("small")?,
-            big: object.required("big")?,
-            plain: object.optional("plain")?,
-            single: object.required("single")?,
-            double: object.required("double")?,
-            plain_number: object.optional("plainNumber")?,
+            small: f0,
+            big: f1,
+            plain: f2,
+            single: f3,
+            double: f4,
+            plain_number: f5,
         })
     }
 }
+impl ::serde::Serialize for Numbers {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("small", ::codegen_runtime::ser::Kind::Always),
+                ("big", ::codegen_runtime::ser::Kind::Always),
+                ("plain", ::codegen_runtime::ser::Kind::SkipNone),
+                ("single", ::codegen_runtime::ser::Kind::Always),
+                ("double", ::codegen_runtime::ser::Kind::Always),
+                ("plainNumber", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (
+                &self.small,
+                &self.big,
+                &self.plain,
+                &self.single,
+                &self.double,
+                &self.plain_number,
+            ),
+        )
+    }
+}
 /// An inline object in a `+json` request body.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PatchWidgetRequest {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    #[serde(
-        skip_serializing_if = "::std::option::Option::is_none",
-        serialize_with = "::codegen_runtime::nullable::serialize",
-    )]
     pub color: ::std::option::Option<::std::option::Option<::std::string::String>>,
 }
 impl<'de> ::serde::Deserialize<'de> for PatchWidgetRequest {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(
+        let (f0, f1) = ::codegen_runtime::de::fields(
             deserializer,
             "PatchWidgetRequest",
+            &[
+                ("name", ::codegen_runtime::de::Kind::Optional),
+                ("color", ::codegen_runtime::de::Kind::Nullable),
+            ],
         )?;
-        ::std::result::Result::Ok(Self {
-            name: object.optional("name")?,
-            color: object.nullable("color")?,
-        })
+        ::std::result::Result::Ok(Self { name: f0, color: f1 })
+    }
+}
+impl ::serde::Serialize for PatchWidgetRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("name", ::codegen_runtime::ser::Kind::SkipNone),
+                ("color", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.name, &self.color),
+        )
     }
 }
 /// A discriminator with a `mapping` (two values for `Dog`).
@@ -1046,26 +1421,46 @@ impl<'de> ::serde::Deserialize<'de> for PowerState {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Problem {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for Problem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Problem")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Problem",
+            &[
+                ("type", ::codegen_runtime::de::Kind::Optional),
+                ("title", ::codegen_runtime::de::Kind::Optional),
+                ("status", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            r#type: object.optional("type")?,
-            title: object.optional("title")?,
-            status: object.optional("status")?,
+            r#type: f0,
+            title: f1,
+            status: f2,
         })
+    }
+}
+impl ::serde::Serialize for Problem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("type", ::codegen_runtime::ser::Kind::SkipNone),
+                ("title", ::codegen_runtime::ser::Kind::SkipNone),
+                ("status", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.r#type, &self.title, &self.status),
+        )
     }
 }
 /// No discriminator, but every branch is an object whose required `type` has one value (serde's internally tagged enums, as Dropshot emits them): read as tagged, so `{"type": "range", ...}` is never mistaken for a `range_to` that ignores `start`.
@@ -1124,7 +1519,7 @@ impl<'de> ::serde::Deserialize<'de> for Range {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRange {
     pub r#type: RangeRangeType,
     pub start: i64,
@@ -1134,16 +1529,39 @@ impl<'de> ::serde::Deserialize<'de> for RangeRange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRange")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "RangeRange",
+            &[
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("start", ::codegen_runtime::de::Kind::Required),
+                ("end", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            r#type: object.required("type")?,
-            start: object.required("start")?,
-            end: object.required("end")?,
+            r#type: f0,
+            start: f1,
+            end: f2,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for RangeRange {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("start", ::codegen_runtime::ser::Kind::Always),
+                ("end", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.r#type, &self.start, &self.end),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRangeFrom {
     pub r#type: RangeRangeFromType,
     pub start: i64,
@@ -1152,12 +1570,30 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeFrom {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRangeFrom")?;
-        ::std::result::Result::Ok(Self {
-            r#type: object.required("type")?,
-            start: object.required("start")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "RangeRangeFrom",
+            &[
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("start", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { r#type: f0, start: f1 })
+    }
+}
+impl ::serde::Serialize for RangeRangeFrom {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("start", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.r#type, &self.start),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -1213,7 +1649,7 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeFromType {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRangeTo {
     pub r#type: RangeRangeToType,
     pub end: i64,
@@ -1222,12 +1658,30 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "RangeRangeTo")?;
-        ::std::result::Result::Ok(Self {
-            r#type: object.required("type")?,
-            end: object.required("end")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "RangeRangeTo",
+            &[
+                ("type", ::codegen_runtime::de::Kind::Required),
+                ("end", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { r#type: f0, end: f1 })
+    }
+}
+impl ::serde::Serialize for RangeRangeTo {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("type", ::codegen_runtime::ser::Kind::Always),
+                ("end", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.r#type, &self.end),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -1337,26 +1791,46 @@ impl<'de> ::serde::Deserialize<'de> for RangeRangeType {
     }
 }
 /// A oneOf next to properties that only says which of them must be present (GitHub's request bodies): the object, with those properties optional.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Selector {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub repo: ::std::option::Option<::std::string::String>,
 }
 impl<'de> ::serde::Deserialize<'de> for Selector {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Selector")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Selector",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Optional),
+                ("owner", ::codegen_runtime::de::Kind::Optional),
+                ("repo", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.optional("id")?,
-            owner: object.optional("owner")?,
-            repo: object.optional("repo")?,
+            id: f0,
+            owner: f1,
+            repo: f2,
         })
+    }
+}
+impl ::serde::Serialize for Selector {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::SkipNone),
+                ("owner", ::codegen_runtime::ser::Kind::SkipNone),
+                ("repo", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.id, &self.owner, &self.repo),
+        )
     }
 }
 /// A discriminator without a `mapping`: the tag is the name of the schema.
@@ -1409,7 +1883,7 @@ impl<'de> ::serde::Deserialize<'de> for Shape {
     }
 }
 /// Its schema does not list the tag; serializing puts it back.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Square {
     pub side: f64,
 }
@@ -1417,11 +1891,24 @@ impl<'de> ::serde::Deserialize<'de> for Square {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Square")?;
-        ::std::result::Result::Ok(Self {
-            side: object.required("side")?,
-        })
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Square",
+            &[("side", ::codegen_runtime::de::Kind::Required)],
+        )?;
+        ::std::result::Result::Ok(Self { side: f0 })
+    }
+}
+impl ::serde::Serialize for Square {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("side", ::codegen_runtime::ser::Kind::Always)],
+            (&self.side,),
+        )
     }
 }
 /// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
@@ -1481,7 +1968,7 @@ impl<'de> ::serde::Deserialize<'de> for Standby {
         ::std::result::Result::Ok(parsed)
     }
 }
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sum {
     pub left: ::std::boxed::Box<Expr>,
     pub right: ::std::boxed::Box<Expr>,
@@ -1490,112 +1977,221 @@ impl<'de> ::serde::Deserialize<'de> for Sum {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Sum")?;
-        ::std::result::Result::Ok(Self {
-            left: object.required("left")?,
-            right: object.required("right")?,
-        })
+        let (f0, f1) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Sum",
+            &[
+                ("left", ::codegen_runtime::de::Kind::Required),
+                ("right", ::codegen_runtime::de::Kind::Required),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self { left: f0, right: f1 })
+    }
+}
+impl ::serde::Serialize for Sum {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("left", ::codegen_runtime::ser::Kind::Always),
+                ("right", ::codegen_runtime::ser::Kind::Always),
+            ],
+            (&self.left, &self.right),
+        )
     }
 }
 /// Nested `allOf`, with properties of its own next to the `allOf`.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tagged {
     pub extra: bool,
     pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<::std::string::String>,
     pub name: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 impl<'de> ::serde::Deserialize<'de> for Tagged {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Tagged")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Tagged",
+            &[
+                ("extra", ::codegen_runtime::de::Kind::Required),
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("created", ::codegen_runtime::de::Kind::Optional),
+                ("name", ::codegen_runtime::de::Kind::Required),
+                ("tags", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            extra: object.required("extra")?,
-            id: object.required("id")?,
-            created: object.optional("created")?,
-            name: object.required("name")?,
-            tags: object.optional("tags")?,
+            extra: f0,
+            id: f1,
+            created: f2,
+            name: f3,
+            tags: f4,
         })
+    }
+}
+impl ::serde::Serialize for Tagged {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("extra", ::codegen_runtime::ser::Kind::Always),
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("created", ::codegen_runtime::ser::Kind::SkipNone),
+                ("name", ::codegen_runtime::ser::Kind::Always),
+                ("tags", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.extra, &self.id, &self.created, &self.name, &self.tags),
+        )
     }
 }
 pub type Token = ::codegen_runtime::Secret;
 /// Self-recursion, through a list and by value.
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeNode {
     pub value: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub children: ::std::option::Option<::std::vec::Vec<TreeNode>>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub parent: ::std::option::Option<::std::boxed::Box<TreeNode>>,
 }
 impl<'de> ::serde::Deserialize<'de> for TreeNode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "TreeNode")?;
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "TreeNode",
+            &[
+                ("value", ::codegen_runtime::de::Kind::Required),
+                ("children", ::codegen_runtime::de::Kind::Optional),
+                ("parent", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            value: object.required("value")?,
-            children: object.optional("children")?,
-            parent: object.optional("parent")?,
+            value: f0,
+            children: f1,
+            parent: f2,
         })
     }
 }
+impl ::serde::Serialize for TreeNode {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("value", ::codegen_runtime::ser::Kind::Always),
+                ("children", ::codegen_runtime::ser::Kind::SkipNone),
+                ("parent", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.value, &self.children, &self.parent),
+        )
+    }
+}
 /// A type name starting with a digit; fields that are keywords or start with digits.
-#[derive(Debug, Clone, PartialEq, Eq, Default, ::serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct V3dModel {
-    #[serde(rename = "1x", skip_serializing_if = "::std::option::Option::is_none")]
     pub n1x: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#match: ::std::option::Option<Match>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#enum: ::std::option::Option<bool>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub r#loop: ::std::option::Option<i32>,
 }
 impl<'de> ::serde::Deserialize<'de> for V3dModel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "V3dModel")?;
+        let (f0, f1, f2, f3, f4) = ::codegen_runtime::de::fields(
+            deserializer,
+            "V3dModel",
+            &[
+                ("1x", ::codegen_runtime::de::Kind::Optional),
+                ("type", ::codegen_runtime::de::Kind::Optional),
+                ("match", ::codegen_runtime::de::Kind::Optional),
+                ("enum", ::codegen_runtime::de::Kind::Optional),
+                ("loop", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            n1x: object.optional("1x")?,
-            r#type: object.optional("type")?,
-            r#match: object.optional("match")?,
-            r#enum: object.optional("enum")?,
-            r#loop: object.optional("loop")?,
+            n1x: f0,
+            r#type: f1,
+            r#match: f2,
+            r#enum: f3,
+            r#loop: f4,
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+impl ::serde::Serialize for V3dModel {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("1x", ::codegen_runtime::ser::Kind::SkipNone),
+                ("type", ::codegen_runtime::ser::Kind::SkipNone),
+                ("match", ::codegen_runtime::ser::Kind::SkipNone),
+                ("enum", ::codegen_runtime::ser::Kind::SkipNone),
+                ("loop", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.n1x, &self.r#type, &self.r#match, &self.r#enum, &self.r#loop),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Widget {
     pub id: ::std::string::String,
     pub dimensions: Dimensions,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub color: ::std::option::Option<Color>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub labels: ::std::option::Option<Labels>,
 }
 impl<'de> ::serde::Deserialize<'de> for Widget {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        #[allow(unused_mut)]
-        let mut object = ::codegen_runtime::de::object(deserializer, "Widget")?;
+        let (f0, f1, f2, f3) = ::codegen_runtime::de::fields(
+            deserializer,
+            "Widget",
+            &[
+                ("id", ::codegen_runtime::de::Kind::Required),
+                ("dimensions", ::codegen_runtime::de::Kind::Required),
+                ("color", ::codegen_runtime::de::Kind::Optional),
+                ("labels", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
         ::std::result::Result::Ok(Self {
-            id: object.required("id")?,
-            dimensions: object.required("dimensions")?,
-            color: object.optional("color")?,
-            labels: object.optional("labels")?,
+            id: f0,
+            dimensions: f1,
+            color: f2,
+            labels: f3,
         })
+    }
+}
+impl ::serde::Serialize for Widget {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("id", ::codegen_runtime::ser::Kind::Always),
+                ("dimensions", ::codegen_runtime::ser::Kind::Always),
+                ("color", ::codegen_runtime::ser::Kind::SkipNone),
+                ("labels", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.id, &self.dimensions, &self.color, &self.labels),
+        )
     }
 }
