@@ -1378,15 +1378,23 @@ async fn polled_states_follow_the_spec_transitions() {
     emulator.server.shutdown(Duration::from_secs(5)).await;
 }
 
-#[tokio::test]
-async fn concurrent_job_starts_get_unique_ids_and_all_finish() {
-    let emulator = Arc::new(Emulator::start().await);
+/// A thousand job starts at once (with readers in between): every id unique, none lost, all
+/// finished once, and each one's effect applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_job_starts_get_unique_ids_and_all_finish() {
+    let emulator = Arc::new(Emulator::with(Transport::Http).await);
     let mut tasks = Vec::new();
-    for i in 0..100 {
+    for i in 0..1000 {
         let emulator = emulator.clone();
         tasks.push(tokio::spawn(async move {
-            let destination = if i % 2 == 0 { SHARE } else { "internal" };
-            let uuid = if i % 2 == 0 { BACKUP } else { REMOTE_BACKUP };
+            let (destination, uuid) = if i % 2 == 0 {
+                (SHARE, BACKUP)
+            } else {
+                ("internal", REMOTE_BACKUP)
+            };
+            if i % 10 == 0 {
+                emulator.get("/tasks?compact=true").await;
+            }
             emulator
                 .start_backup(json!({"action": "start", "destination": destination, "operation": "copy", "uuid": uuid}))
                 .await
@@ -1396,14 +1404,19 @@ async fn concurrent_job_starts_get_unique_ids_and_all_finish() {
     for task in tasks {
         ids.push(task.await.unwrap());
     }
-    let unique: std::collections::HashSet<&String> = ids.iter().collect();
-    assert_eq!(unique.len(), 100);
+    let mut numbers: Vec<u64> = ids.iter().map(|id| id.parse().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=1000).collect::<Vec<u64>>(),
+        "unique, none lost"
+    );
     emulator.advance(20.0);
     let tasks = emulator.get("/tasks?compact=true").await;
     let tasks = tasks.as_array().unwrap();
-    assert_eq!(tasks.len(), 100);
+    assert_eq!(tasks.len(), 1000);
     assert!(tasks.iter().all(|t| t["status"] == "Complete"));
-    assert_eq!(emulator.backups().await.len(), 102);
+    assert_eq!(emulator.backups().await.len(), 1002);
 }
 
 // ---- hostile input --------------------------------------------------------------------------
@@ -1546,4 +1559,151 @@ fn build_serves_lxca_over_https_by_default() {
     assert_eq!(app.transport, Transport::Https);
     assert_eq!(app.default_port, lxca::DEFAULT_PORT);
     assert!(app.notes.iter().any(|n| n.contains("USERID / PASSW0RD")));
+}
+
+#[test]
+fn a_seed_file_replaces_the_credentials_and_bad_faults_are_refused() {
+    use conformance::emulators::{build, Settings, Source, Vendor};
+    let seed = Source {
+        name: "state.yaml".into(),
+        text: "users: [{name: admin2, password: s3cret}]\n".into(),
+    };
+    let app = build(
+        Vendor::Lxca,
+        Settings {
+            seed: Some(seed),
+            ..Settings::default()
+        },
+    )
+    .unwrap();
+    assert!(app.notes.iter().any(|n| n.contains("admin2 / s3cret")));
+    assert!(!app.notes.iter().any(|n| n.contains("USERID")));
+    let faults = Source {
+        name: "faults.yaml".into(),
+        text: "operations: {GetBackup: [{status: 503}]}\n".into(),
+    };
+    let error = build(
+        Vendor::Lxca,
+        Settings {
+            faults: Some(faults),
+            ..Settings::default()
+        },
+    )
+    .unwrap_err();
+    assert!(format!("{error:#}").contains("GetBackup"), "{error:#}");
+}
+
+#[tokio::test]
+async fn seeded_users_log_in_and_injected_faults_answer_the_error_envelope() {
+    let mut seed = Seed::builtin();
+    seed.users = vec![conformance::emulators::lxca::UserSeed {
+        name: "admin2".into(),
+        password: "s3cret".into(),
+    }];
+    let lxca = Lxca::new(
+        Environment::for_tests(),
+        Options {
+            seed,
+            transport: Transport::Http,
+        },
+    )
+    .unwrap();
+    let server = serve(
+        lxca.router(),
+        "127.0.0.1:0".parse().unwrap(),
+        Transport::Http,
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let url = server.url("/managementServer/data");
+    let (status, _) = answer(http.get(&url).basic_auth("admin2", Some("s3cret"))).await;
+    assert_eq!(status, 200);
+    let (status, _) = answer(http.get(&url).basic_auth(lxca::USER, Some(lxca::PASSWORD))).await;
+    assert_eq!(status, 401);
+    lxca.environment()
+        .faults
+        .add(
+            "GetBackups",
+            FaultRule {
+                status: Some(503),
+                retry_after: Some(2),
+                times: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let response = http
+        .get(&url)
+        .basic_auth("admin2", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"], "failed");
+    let (status, _) = answer(http.get(&url).basic_auth("admin2", Some("s3cret"))).await;
+    assert_eq!(status, 200, "the fault fired once");
+    server.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upload_at_a_time_per_import_job() {
+    let emulator = Emulator::start().await;
+    let job = emulator.import_job(ADMIN, "OS").await;
+    // The first upload streams slowly: its body is fed from here.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let first = emulator
+        .authed(
+            Method::POST,
+            &format!("/files/osImages?jobId={job}&imageType=OS"),
+        )
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(reqwest::Body::wrap_stream(stream));
+    let first = tokio::spawn(json_answer(first));
+    tx.send(Ok(
+        b"--B\r\nContent-Disposition: form-data; name=\"uploadedfile\"; filename=\"slow.iso\"\r\n\r\n"
+            .to_vec(),
+    ))
+    .await
+    .unwrap();
+    tx.send(Ok(vec![1u8; 4096])).await.unwrap();
+    // The job shows the upload under way (bounded: each look is a round trip).
+    let mut running = false;
+    for _ in 0..500 {
+        if emulator.state(&job).await == "Running" {
+            running = true;
+            break;
+        }
+    }
+    assert!(running, "the job never showed the upload");
+    let (status, reply) = emulator
+        .upload(
+            ADMIN,
+            &format!("jobId={job}&imageType=OS"),
+            "other.iso",
+            b"x",
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{reply}");
+    tx.send(Ok(b"\r\n--B--\r\n".to_vec())).await.unwrap();
+    drop(tx);
+    let (status, reply) = first.await.unwrap();
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["fileid"], "slow.iso");
+    assert_eq!(emulator.state(&job).await, "Complete");
+    let images = emulator.os_images().await;
+    let names: Vec<&Value> = images["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["name"])
+        .collect();
+    assert!(names.contains(&&json!("slow.iso")) && !names.contains(&&json!("other.iso")));
+    emulator.server.shutdown(Duration::from_secs(5)).await;
 }

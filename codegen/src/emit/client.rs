@@ -169,7 +169,7 @@ fn operation_module(op: &Operation) -> TokenStream {
     });
     let body = op.body.as_ref().filter(|b| b.contents.len() > 1).map(|b| {
         let cases = b.contents.iter().map(|c| {
-            let v = format_ident!("{}", body_variant(c.kind));
+            let v = format_ident!("{}", c.variant);
             let d = doc(Some(&format!("`{}`", c.media_type)));
             let t = body_type(c, &types);
             quote!(#d #v(#t),)
@@ -202,16 +202,6 @@ fn operation_module(op: &Operation) -> TokenStream {
             #options
             #body
         }
-    }
-}
-
-pub(super) fn body_variant(kind: BodyKind) -> &'static str {
-    match kind {
-        BodyKind::Json => "Json",
-        BodyKind::Form => "Form",
-        BodyKind::Multipart => "Multipart",
-        BodyKind::Binary => "Binary",
-        BodyKind::Text => "Text",
     }
 }
 
@@ -424,7 +414,7 @@ fn build_request(op: &Operation, types: &TokenStream) -> TokenStream {
         if b.contents.len() > 1 {
             let module = ident(&op.name.rust);
             let arms = b.contents.iter().map(|c| {
-                let v = format_ident!("{}", body_variant(c.kind));
+                let v = format_ident!("{}", c.variant);
                 let value = if owned(c) { quote!(value) } else { quote!(&value) };
                 let s = set(c, value);
                 quote!(#module::Body::#v(value) => { #s })

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::client::{body_variant, status_variant, style_tokens};
+use super::client::{status_variant, style_tokens};
 use super::tokens::{doc, ident, ty_at};
 use crate::ir::operations::{BodyKind, Content, Location, Operation, Parameter, Response};
 use crate::ir::{Api, Ty};
@@ -147,7 +147,7 @@ fn operation_module(op: &Operation) -> TokenStream {
     });
     let body_enum = op.body.as_ref().filter(|b| b.contents.len() > 1).map(|b| {
         let cases = b.contents.iter().map(|c| {
-            let v = format_ident!("{}", body_variant(c.kind));
+            let v = format_ident!("{}", c.variant);
             let t = body_type(c, &types);
             let d = format!(" `{}`", c.media_type);
             quote!(#[doc = #d] #v(#t),)
@@ -365,7 +365,7 @@ fn read_body(op: &Operation, types: &TokenStream) -> TokenStream {
         }
     } else {
         let arms = b.contents.iter().map(|c| {
-            let v = format_ident!("{}", body_variant(c.kind));
+            let v = format_ident!("{}", c.variant);
             let read = read_one(c);
             let m = matches(c);
             match c.kind {

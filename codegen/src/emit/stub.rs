@@ -8,7 +8,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::{json, Map, Value};
 
-use super::client::{body_variant, chosen_content, is_argument, status_variant};
+use super::client::{chosen_content, is_argument, status_variant};
 use super::tokens::{ident, ty_at};
 use crate::ir::operations::{BodyKind, Operation, Parameter};
 use crate::ir::types::TypeKind;
@@ -170,7 +170,7 @@ fn call(api: &Api, op: &Operation, types: &TokenStream) -> TokenStream {
         let c = &b.contents[0];
         let module = ident(&op.name.rust);
         let several = b.contents.len() > 1;
-        let variant = format_ident!("{}", body_variant(c.kind));
+        let variant = format_ident!("{}", c.variant);
         let owned = match (c.kind, &c.ty) {
             (BodyKind::Json | BodyKind::Form, Some(t)) => {
                 let sample = c

@@ -400,8 +400,14 @@ impl<'a> OperationLowering<'_, 'a, '_> {
     ) -> Vec<Content> {
         let mut out = Vec::new();
         let several = content.len() > 1;
+        let mut variants = Scope::new();
         for (media_type, media) in content {
             let kind = BodyKind::of(media_type);
+            let variant = if variants.reserve(kind.variant_name()) {
+                kind.variant_name().to_string()
+            } else {
+                variants.claim(type_name(media_type)).rust
+            };
             let at = push_token(&push_token(base, media_type), "schema");
             let context = if several && out.iter().any(|c: &Content| c.ty.is_some()) {
                 format!("{context}{}", type_name(media_type).rust)
@@ -432,6 +438,7 @@ impl<'a> OperationLowering<'_, 'a, '_> {
             out.push(Content {
                 media_type: media_type.clone(),
                 kind,
+                variant,
                 ty,
                 example,
                 schema_name: None,

@@ -78,6 +78,10 @@ pub struct RequestBody {
 pub struct Content {
     pub media_type: String,
     pub kind: BodyKind,
+    /// Its variant in a request body enum (`Json`, `Text`, ...): the kind's name, or one made from
+    /// the media type when another media type of the same kind took it (`text/plain` is `Text`,
+    /// `text/x-markdown` then `TextXMarkdown`).
+    pub variant: String,
     /// The body type for JSON and form bodies; `None` for binary ones.
     pub ty: Option<Ty>,
     /// The spec's example body, if it gives one.
@@ -95,6 +99,20 @@ pub enum BodyKind {
     Multipart,
     Binary,
     Text,
+}
+
+impl BodyKind {
+    /// The name of its variant in a request body enum, when no other media type of the same kind
+    /// took it first.
+    pub fn variant_name(self) -> &'static str {
+        match self {
+            BodyKind::Json => "Json",
+            BodyKind::Form => "Form",
+            BodyKind::Multipart => "Multipart",
+            BodyKind::Binary => "Binary",
+            BodyKind::Text => "Text",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -31,8 +31,12 @@ async fn pylxca_works_against_the_emulator() {
     .unwrap();
     let url = server.url(lxca::BASE_PATH);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pylxca/smoke.py");
+    // pylxca writes `pylxca.log` into its working directory: keep it out of the tree.
+    let workdir = std::env::temp_dir().join(format!("pylxca-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
+            .current_dir(workdir)
             .arg(script)
             .arg(url)
             .arg(lxca::USER)

@@ -547,6 +547,7 @@ impl lxca::server::Api for Lxca {
                         kind: WaitingKind::Updates,
                         owner: who.user.clone(),
                         file_size: u64::try_from(size).ok(),
+                        uploading: false,
                     },
                 );
                 Ok(id)
@@ -707,6 +708,13 @@ impl lxca::server::Api for Lxca {
                 .into()
             }
         }
+        let Some(_claim) = self.claim(&request.jobid) else {
+            return import_update_files::Response::BadRequest(bad_request(format!(
+                "Files are being uploaded into the job {} already.",
+                request.jobid
+            )))
+            .into();
+        };
         let form = upload::read::<()>(
             &request.headers,
             request.body.body,
@@ -831,6 +839,7 @@ impl lxca::server::Api for Lxca {
                 kind: WaitingKind::OsImage(kind),
                 owner: who.user.clone(),
                 file_size: size,
+                uploading: false,
             },
         );
         create_os_image_import_job::Response::Ok(typed(success(json!({ "jobId": id })))).into()
@@ -948,6 +957,12 @@ impl lxca::server::Api for Lxca {
                 .into()
             }
             import_os_image_file::Body::Multipart(raw) => raw,
+        };
+        let Some(_claim) = self.claim(&job) else {
+            return R::Conflict(conflict(format!(
+                "A file is being uploaded into the job {job} already."
+            )))
+            .into();
         };
         let allowed = extensions(&kind);
         let form = upload::read(&request.headers, raw.body, &["uploadedfile"], |_, name| {
@@ -1366,7 +1381,10 @@ impl Lxca {
                 .iter()
                 .any(|r| r.parse::<IpAddr>().ok() == Some(address))
         };
-        if let Some(running) = self.lock().push_job.clone() {
+        // Bound first: a guard in the `if let` would live through the block (and `job_info`
+        // locks the state again).
+        let running = self.lock().push_job.clone();
+        if let Some(running) = running {
             let busy = self.job_info(&running).is_some_and(|i| !i.terminal);
             if busy {
                 return Err(bad_request(format!(

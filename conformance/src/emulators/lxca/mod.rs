@@ -23,8 +23,9 @@
 //! - OS-image uploads: unknown or used job ids, a missing or wrong `os`/`osrelease`/`imageName`
 //!   and a file name that does not suit the imageType or escapes the repository answer 412; a
 //!   file of the same name and type already in the repository answers 409; a checksum mismatch
-//!   answers 500 `FQXHMFC0001M` and fails the job. Files are hashed while they stream and never
-//!   kept (only their metadata is).
+//!   answers 500 `FQXHMFC0001M` and fails the job. One upload at a time per job (409 for a second
+//!   one; the job shows `Running` while its upload streams). Files are hashed while they stream
+//!   and never kept (only their metadata is; update files up to 64 KiB are kept as readmes).
 //! - Bodies: JSON over 1 MiB and uploads over `uploadLimitBytes` answer 413 with the error
 //!   envelope (a layer in front of the router, see [`limit_bodies`]).
 //! - Updates: `key` and `filetype` together answer 400; unknown ids in a fix-id list are left out
@@ -64,7 +65,7 @@ use crate::ids::IdFormat;
 use crate::jobs::{Effect, JobEngine, JobPlan, JobState, JobView};
 use crate::serve::Transport;
 
-pub use seed::{Seed, DEFAULT_SEED};
+pub use seed::{Seed, UserSeed, DEFAULT_SEED};
 
 /// The API is served at the root, as on the appliance.
 pub const BASE_PATH: &str = "";
@@ -239,6 +240,39 @@ struct Waiting {
     kind: WaitingKind,
     owner: String,
     file_size: Option<u64>,
+    /// An upload into it is under way (a second one at the same time answers 409).
+    uploading: bool,
+}
+
+/// The claim of an upload on a waiting import job; dropping it (the upload failed before it
+/// consumed the job) lets the job take another upload.
+pub(super) struct Claim<'a> {
+    lxca: &'a Lxca,
+    id: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(waiting) = self.lxca.lock().waiting.get_mut(&self.id) {
+            waiting.uploading = false;
+        }
+    }
+}
+
+impl Lxca {
+    /// Claims the waiting job `id` for an upload: `None` when another upload holds it.
+    fn claim(&self, id: &str) -> Option<Claim<'_>> {
+        let mut state = self.lock();
+        let waiting = state.waiting.get_mut(id)?;
+        if waiting.uploading {
+            return None;
+        }
+        waiting.uploading = true;
+        Some(Claim {
+            lxca: self,
+            id: id.to_string(),
+        })
+    }
 }
 
 /// Why a request is refused before it is looked at.
@@ -1007,7 +1041,11 @@ impl Lxca {
             });
             infos.push(JobInfo {
                 id: id.clone(),
-                state: "Pending",
+                state: if waiting.uploading {
+                    "Running"
+                } else {
+                    "Pending"
+                },
                 percent: 0,
                 meta,
                 started: None,

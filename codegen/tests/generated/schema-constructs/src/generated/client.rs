@@ -140,6 +140,88 @@ impl Client {
             _ => response.unexpected_status(),
         }
     }
+    /// Two media types of one kind (text) and two of another (JSON) in one request body.
+    ///
+    /// `PUT /widgets/{id}/notes` (putWidgetNotes)
+    pub fn put_widget_notes(
+        &self,
+        id: &str,
+        body: put_widget_notes::Body,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            put_widget_notes::Success,
+            ::codegen_runtime::Error<put_widget_notes::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_put_widget_notes(id, body),
+                ::codegen_runtime::read_all,
+                Self::decode_put_widget_notes,
+            )
+    }
+    #[doc(hidden)]
+    pub fn request_put_widget_notes(
+        id: &str,
+        body: put_widget_notes::Body,
+    ) -> ::std::result::Result<
+        ::codegen_runtime::ApiRequest,
+        ::codegen_runtime::Error<put_widget_notes::Failure>,
+    > {
+        let mut request = ::codegen_runtime::ApiRequest::new(
+            ::codegen_runtime::http::Method::PUT,
+            format!(
+                "/widgets/{}/notes",
+                ::codegen_runtime::encoding::path_segment_named("id", & (id).to_param(),
+                ::codegen_runtime::Style::Simple, false)
+            ),
+        );
+        match body {
+            put_widget_notes::Body::Text(value) => {
+                request = request
+                    .body(::codegen_runtime::ApiBody::Bytes {
+                        content_type: "text/plain".to_string(),
+                        data: ::codegen_runtime::bytes::Bytes::from(value.into_bytes()),
+                    });
+            }
+            put_widget_notes::Body::TextXMarkdown(value) => {
+                request = request
+                    .body(::codegen_runtime::ApiBody::Bytes {
+                        content_type: "text/x-markdown".to_string(),
+                        data: ::codegen_runtime::bytes::Bytes::from(value.into_bytes()),
+                    });
+            }
+            put_widget_notes::Body::Json(value) => {
+                request = request
+                    .json(&value)
+                    .map_err(|e| ::codegen_runtime::Error::InvalidRequest(e.0))?;
+                request = request
+                    .header("content-type", "application/json")
+                    .map_err(|e| ::codegen_runtime::Error::InvalidRequest(e.0))?;
+            }
+            put_widget_notes::Body::ApplicationVndExampleNoteJson(value) => {
+                request = request
+                    .json(&value)
+                    .map_err(|e| ::codegen_runtime::Error::InvalidRequest(e.0))?;
+                request = request
+                    .header("content-type", "application/vnd.example.note+json")
+                    .map_err(|e| ::codegen_runtime::Error::InvalidRequest(e.0))?;
+            }
+        }
+        ::std::result::Result::Ok(request)
+    }
+    #[doc(hidden)]
+    pub fn decode_put_widget_notes(
+        response: ::codegen_runtime::ApiResponse,
+    ) -> ::std::result::Result<
+        put_widget_notes::Success,
+        ::codegen_runtime::Error<put_widget_notes::Failure>,
+    > {
+        match response.status() {
+            204u16 => ::std::result::Result::Ok(put_widget_notes::Success::NoContent),
+            _ => response.unexpected_status(),
+        }
+    }
 }
 /// Types of [`Client::get_widget`](super::Client::get_widget).
 pub mod get_widget {
@@ -167,4 +249,30 @@ pub mod patch_widget {
     /// The documented error answers, with the vendor's error body.
     #[derive(Debug)]
     pub enum Failure {}
+}
+/// Types of [`Client::put_widget_notes`](super::Client::put_widget_notes).
+pub mod put_widget_notes {
+    /// The documented success answers.
+    #[derive(Debug)]
+    pub enum Success {
+        /// 204: Stored.
+        NoContent,
+    }
+    /// The documented error answers, with the vendor's error body.
+    #[derive(Debug)]
+    pub enum Failure {}
+    /// The request body, in one of its media types.
+    #[derive(Debug)]
+    pub enum Body {
+        /// `text/plain`
+        Text(::std::string::String),
+        /// `text/x-markdown`
+        TextXMarkdown(::std::string::String),
+        /// `application/json`
+        Json(super::super::types::PutWidgetNotesRequestApplicationJson),
+        /// `application/vnd.example.note+json`
+        ApplicationVndExampleNoteJson(
+            super::super::types::PutWidgetNotesRequestApplicationVndExampleNoteJson,
+        ),
+    }
 }

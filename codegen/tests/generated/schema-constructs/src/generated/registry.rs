@@ -56,6 +56,12 @@ pub fn round_trip_as(
             "Pet" => round_trip::<Pet>(value),
             "PowerState" => round_trip::<PowerState>(value),
             "Problem" => round_trip::<Problem>(value),
+            "PutWidgetNotesRequestApplicationJson" => {
+                round_trip::<PutWidgetNotesRequestApplicationJson>(value)
+            }
+            "PutWidgetNotesRequestApplicationVndExampleNoteJson" => {
+                round_trip::<PutWidgetNotesRequestApplicationVndExampleNoteJson>(value)
+            }
             "Range" => round_trip::<Range>(value),
             "RangeRange" => round_trip::<RangeRange>(value),
             "RangeRangeFrom" => round_trip::<RangeRangeFrom>(value),

@@ -13,7 +13,7 @@ use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
 use ::codegen_runtime::server::{Incoming, Shape};
 /// The spec's request body schemas, to check bodies exactly as the spec says.
 static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas = ::codegen_runtime::validation::BodySchemas::new(
-    "{\"components\":{\"schemas\":{}},\"definitions\":{\"patchWidget:application/merge-patch+json\":{\"description\":\"An inline object in a `+json` request body.\",\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"color\":{\"type\":[\"string\",\"null\"]}}}}}",
+    "{\"components\":{\"schemas\":{}},\"definitions\":{\"patchWidget:application/merge-patch+json\":{\"description\":\"An inline object in a `+json` request body.\",\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"color\":{\"type\":[\"string\",\"null\"]}}},\"putWidgetNotes:application/json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}},\"putWidgetNotes:application/vnd.example.note+json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}}}",
 );
 /// The Schema constructs API (1), to implement.
 ///
@@ -36,6 +36,15 @@ pub trait Api: ::std::marker::Send + ::std::marker::Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = ::codegen_runtime::server::Reply<patch_widget::Response>,
     > + ::std::marker::Send;
+    /// Two media types of one kind (text) and two of another (JSON) in one request body.
+    ///
+    /// `PUT /widgets/{id}/notes` (putWidgetNotes)
+    fn put_widget_notes(
+        &self,
+        request: put_widget_notes::Request,
+    ) -> impl ::std::future::Future<
+        Output = ::codegen_runtime::server::Reply<put_widget_notes::Response>,
+    > + ::std::marker::Send;
 }
 /// An axum router serving `api` at the paths of the spec (nest it under the server's base
 /// path, such as `/zstack`, when there is one).
@@ -45,6 +54,10 @@ pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::codegen_runtime::axum::Rout
             "/widgets/{id}",
             ::codegen_runtime::axum::routing::get(handle_get_widget::<A>)
                 .patch(handle_patch_widget::<A>),
+        )
+        .route(
+            "/widgets/{id}/notes",
+            ::codegen_runtime::axum::routing::put(handle_put_widget_notes::<A>),
         )
         .with_state(api)
 }
@@ -178,6 +191,93 @@ async fn parse_patch_widget(
         headers,
     })
 }
+async fn handle_put_widget_notes<A: Api>(
+    ::codegen_runtime::axum::extract::State(
+        api,
+    ): ::codegen_runtime::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::codegen_runtime::axum::extract::Request,
+) -> ::codegen_runtime::axum::response::Response {
+    const RULES: &[ValidationRule] = &[];
+    let mut incoming = Incoming::new(request, "/widgets/{id}/notes");
+    let request = match parse_put_widget_notes(&mut incoming).await {
+        ::std::result::Result::Ok(request) => request,
+        ::std::result::Result::Err(problem) => {
+            return ::codegen_runtime::validation::render(RULES, &problem);
+        }
+    };
+    let reply = api.put_widget_notes(request).await;
+    match reply.response {
+        put_widget_notes::Response::NoContent => {
+            ::codegen_runtime::server::empty(204u16, reply.headers)
+        }
+    }
+}
+async fn parse_put_widget_notes(
+    incoming: &mut Incoming,
+) -> ::std::result::Result<put_widget_notes::Request, Problem> {
+    let id = ::codegen_runtime::validation::require(
+        RequestPart::Path,
+        "id",
+        incoming
+            .param::<
+                ::std::string::String,
+            >(
+                RequestPart::Path,
+                "id",
+                ::codegen_runtime::Style::Simple,
+                false,
+                Shape::Scalar,
+            )?,
+    )?;
+    let content_type = incoming.content_type();
+    let body = match content_type.as_deref() {
+        ::std::option::Option::Some(ct) if ct == "text/plain" => {
+            (incoming.text_body().await?).map(put_widget_notes::Body::Text)
+        }
+        ::std::option::Option::Some(ct) if ct == "text/x-markdown" => {
+            (incoming.text_body().await?).map(put_widget_notes::Body::TextXMarkdown)
+        }
+        ::std::option::Option::Some(
+            ct,
+        ) if ct == "application/json" || ct.ends_with("+json") => {
+            (incoming
+                .checked_json_body::<
+                    super::types::PutWidgetNotesRequestApplicationJson,
+                >(&BODY_SCHEMAS, "putWidgetNotes:application/json")
+                .await?)
+                .map(put_widget_notes::Body::Json)
+        }
+        ::std::option::Option::Some(
+            ct,
+        ) if ct == "application/vnd.example.note+json" || ct.ends_with("+json") => {
+            (incoming
+                .checked_json_body::<
+                    super::types::PutWidgetNotesRequestApplicationVndExampleNoteJson,
+                >(&BODY_SCHEMAS, "putWidgetNotes:application/vnd.example.note+json")
+                .await?)
+                .map(put_widget_notes::Body::ApplicationVndExampleNoteJson)
+        }
+        ::std::option::Option::None => ::std::option::Option::None,
+        ::std::option::Option::Some(other) => {
+            return ::std::result::Result::Err(
+                Problem::new(
+                    RequestPart::Body,
+                    format!(
+                        "unsupported content type `{other}`; expected one of {}",
+                        "text/plain, text/x-markdown, application/json, application/vnd.example.note+json"
+                    ),
+                ),
+            );
+        }
+    }
+        .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(put_widget_notes::Request {
+        id,
+        body,
+        headers,
+    })
+}
 /// Request and responses of [`Api::get_widget`](super::Api::get_widget).
 pub mod get_widget {
     /// The request, extracted and checked against the spec.
@@ -213,6 +313,39 @@ pub mod patch_widget {
     #[derive(Debug)]
     pub enum Response {
         /// 204: Patched.
+        NoContent,
+    }
+}
+/// Request and responses of [`Api::put_widget_notes`](super::Api::put_widget_notes).
+pub mod put_widget_notes {
+    /// The request, extracted and checked against the spec.
+    #[derive(Debug)]
+    pub struct Request {
+        pub id: ::std::string::String,
+        /// The request body.
+        pub body: Body,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
+    /// The request body, by media type.
+    #[derive(Debug)]
+    pub enum Body {
+        /// `text/plain`
+        Text(::std::string::String),
+        /// `text/x-markdown`
+        TextXMarkdown(::std::string::String),
+        /// `application/json`
+        Json(super::super::types::PutWidgetNotesRequestApplicationJson),
+        /// `application/vnd.example.note+json`
+        ApplicationVndExampleNoteJson(
+            super::super::types::PutWidgetNotesRequestApplicationVndExampleNoteJson,
+        ),
+    }
+    /// Every documented answer.
+    #[derive(Debug)]
+    pub enum Response {
+        /// 204: Stored.
         NoContent,
     }
 }

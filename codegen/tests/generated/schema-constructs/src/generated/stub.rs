@@ -24,6 +24,12 @@ impl server::Api for Stub {
     ) -> ::codegen_runtime::server::Reply<server::patch_widget::Response> {
         server::patch_widget::Response::NoContent.into()
     }
+    async fn put_widget_notes(
+        &self,
+        request: server::put_widget_notes::Request,
+    ) -> ::codegen_runtime::server::Reply<server::put_widget_notes::Response> {
+        server::put_widget_notes::Response::NoContent.into()
+    }
 }
 /// Calls every operation once through `client`, with example arguments, and reports each
 /// operation's outcome by operationId.
@@ -44,6 +50,20 @@ pub async fn call_every_operation(
                     "string",
                     &::serde_json::from_str::<super::types::PatchWidgetRequest>("{}")
                         .expect("the example argument has its documented type"),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
+        ));
+    results
+        .push((
+            "putWidgetNotes",
+            client
+                .put_widget_notes(
+                    "string",
+                    client::put_widget_notes::Body::Text(
+                        ::std::string::String::from("stub"),
+                    ),
                 )
                 .await
                 .map(|_| ())

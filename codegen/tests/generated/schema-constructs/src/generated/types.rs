@@ -1463,6 +1463,63 @@ impl ::serde::Serialize for Problem {
         )
     }
 }
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PutWidgetNotesRequestApplicationJson {
+    pub text: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for PutWidgetNotesRequestApplicationJson {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "PutWidgetNotesRequestApplicationJson",
+            &[("text", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { text: f0 })
+    }
+}
+impl ::serde::Serialize for PutWidgetNotesRequestApplicationJson {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("text", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.text,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PutWidgetNotesRequestApplicationVndExampleNoteJson {
+    pub text: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de>
+for PutWidgetNotesRequestApplicationVndExampleNoteJson {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "PutWidgetNotesRequestApplicationVndExampleNoteJson",
+            &[("text", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { text: f0 })
+    }
+}
+impl ::serde::Serialize for PutWidgetNotesRequestApplicationVndExampleNoteJson {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("text", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.text,),
+        )
+    }
+}
 /// No discriminator, but every branch is an object whose required `type` has one value (serde's internally tagged enums, as Dropshot emits them): read as tagged, so `{"type": "range", ...}` is never mistaken for a `range_to` that ignores `start`.
 ///
 /// Chosen by the value of `type`; an unknown value is kept, whole, as `Other`.
