@@ -210,3 +210,32 @@ async fn implementation_sees_the_request_headers() {
     assert_eq!(status, 400);
     assert_eq!(body, "OAuth 0123456789abcdef0123456789abcdef");
 }
+
+/// Form values arrive as text: the server types them first, then checks the typed value against
+/// the body schema (enum, pattern, bounds), as it does for JSON bodies.
+#[tokio::test]
+async fn form_bodies_are_checked_against_their_schema() {
+    let base = serve(fixture_schema_constructs::server::router(Arc::new(
+        fixture_schema_constructs::stub::Stub,
+    )))
+    .await;
+    let http = codegen_runtime::reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(format!("{base}/tokens"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    for (body, mentions) in [
+        ("grant_type=password&apikey=abcdefgh12", "password"),
+        ("grant_type=apikey&apikey=short", "short"),
+        ("grant_type=apikey&apikey=abcdefgh12&ttl=5", "5"),
+        ("grant_type=apikey&apikey=abcdefgh12&ttl=soon", "ttl"),
+        ("grant_type=apikey", "apikey"),
+    ] {
+        let (status, _, text) = send(post(body)).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(text.contains(mentions), "{body}: {text}");
+    }
+    let (status, _, text) = send(post("grant_type=refresh_token&apikey=abcdefgh12&ttl=600")).await;
+    assert_eq!(status, 200, "{text}");
+}

@@ -212,6 +212,25 @@ impl Incoming {
         .map(Some)
     }
 
+    /// Takes a form body as `T`, then checks what it read against the body schema `name`: form
+    /// values arrive as text, so they are typed by `T` first (a number field parses as a number)
+    /// and the schema's other rules (enums, patterns, lengths, bounds) are checked on the typed
+    /// value.
+    pub async fn checked_form_body<T: DeserializeOwned + serde::Serialize>(
+        &mut self,
+        schemas: &crate::validation::BodySchemas,
+        name: &str,
+    ) -> Result<Option<T>, Problem> {
+        let Some(body) = self.form_body::<T>().await? else {
+            return Ok(None);
+        };
+        let value = serde_json::to_value(&body).map_err(|e| {
+            Problem::new(RequestPart::Body, format!("the form body is invalid: {e}"))
+        })?;
+        schemas.check(name, &value)?;
+        Ok(Some(body))
+    }
+
     /// Takes a text body.
     pub async fn text_body(&mut self) -> Result<Option<String>, Problem> {
         let bytes = self.bytes().await?;

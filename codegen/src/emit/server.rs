@@ -56,7 +56,7 @@ pub fn emit(api: &Api) -> TokenStream {
         .iter()
         .filter_map(|op| op.body.as_ref())
         .flat_map(|b| &b.contents)
-        .any(|c| c.kind == BodyKind::Json && c.schema_name.is_some());
+        .any(|c| matches!(c.kind, BodyKind::Json | BodyKind::Form) && c.schema_name.is_some());
     let schemas = checked.then(|| {
         let text = api.body_schemas.to_string();
         quote! {
@@ -306,7 +306,12 @@ fn read_body(op: &Operation, types: &TokenStream) -> TokenStream {
             }
             BodyKind::Form => {
                 let t = body_type(c, types);
-                quote!(incoming.form_body::<#t>().await?)
+                match &c.schema_name {
+                    Some(name) => {
+                        quote!(incoming.checked_form_body::<#t>(&BODY_SCHEMAS, #name).await?)
+                    }
+                    None => quote!(incoming.form_body::<#t>().await?),
+                }
             }
             BodyKind::Text => quote!(incoming.text_body().await?),
             BodyKind::Multipart | BodyKind::Binary => {

@@ -222,6 +222,63 @@ impl Client {
             _ => response.unexpected_status(),
         }
     }
+    /// A form body, checked against its schema by the server (enum, pattern, bounds).
+    ///
+    /// `POST /tokens` (createToken)
+    pub fn create_token(
+        &self,
+        body: &super::types::CreateTokenRequest,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<
+            create_token::Success,
+            ::codegen_runtime::Error<create_token::Failure>,
+        >,
+    > + '_ {
+        self.raw
+            .call(
+                Self::request_create_token(body),
+                ::codegen_runtime::read_all,
+                Self::decode_create_token,
+            )
+    }
+    #[doc(hidden)]
+    pub fn request_create_token(
+        body: &super::types::CreateTokenRequest,
+    ) -> ::std::result::Result<
+        ::codegen_runtime::ApiRequest,
+        ::codegen_runtime::Error<create_token::Failure>,
+    > {
+        let mut request = ::codegen_runtime::ApiRequest::new(
+            ::codegen_runtime::http::Method::POST,
+            "/tokens",
+        );
+        let pairs = match ::serde_json::to_value(body)
+            .map_err(|e| ::codegen_runtime::Error::InvalidRequest(e.to_string()))?
+            .to_param()
+        {
+            ::codegen_runtime::ParamValue::Object(pairs) => pairs,
+            other => {
+                ::std::vec![
+                    (::std::string::String::new(),
+                    ::codegen_runtime::encoding::header_value(& other, false))
+                ]
+            }
+        };
+        request = request.body(::codegen_runtime::ApiBody::Form(pairs));
+        ::std::result::Result::Ok(request)
+    }
+    #[doc(hidden)]
+    pub fn decode_create_token(
+        response: ::codegen_runtime::ApiResponse,
+    ) -> ::std::result::Result<
+        create_token::Success,
+        ::codegen_runtime::Error<create_token::Failure>,
+    > {
+        match response.status() {
+            200u16 => response.ok_json(create_token::Success::Ok),
+            _ => response.unexpected_status(),
+        }
+    }
 }
 /// Types of [`Client::get_widget`](super::Client::get_widget).
 pub mod get_widget {
@@ -275,4 +332,16 @@ pub mod put_widget_notes {
             super::super::types::PutWidgetNotesRequestApplicationVndExampleNoteJson,
         ),
     }
+}
+/// Types of [`Client::create_token`](super::Client::create_token).
+pub mod create_token {
+    /// The documented success answers.
+    #[derive(Debug)]
+    pub enum Success {
+        /// 200: A token.
+        Ok(super::super::types::CreateTokenResponse),
+    }
+    /// The documented error answers, with the vendor's error body.
+    #[derive(Debug)]
+    pub enum Failure {}
 }

@@ -23,6 +23,11 @@ pub fn round_trip_as(
             "Circle" => round_trip::<Circle>(value),
             "Closed" => round_trip::<Closed>(value),
             "Color" => round_trip::<Color>(value),
+            "CreateTokenRequest" => round_trip::<CreateTokenRequest>(value),
+            "CreateTokenRequestGrantType" => {
+                round_trip::<CreateTokenRequestGrantType>(value)
+            }
+            "CreateTokenResponse" => round_trip::<CreateTokenResponse>(value),
             "Credentials" => round_trip::<Credentials>(value),
             "Department" => round_trip::<Department>(value),
             "Dimensions" => round_trip::<Dimensions>(value),

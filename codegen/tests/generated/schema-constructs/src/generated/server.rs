@@ -13,7 +13,7 @@ use ::codegen_runtime::validation::{Problem, RequestPart, ValidationRule};
 use ::codegen_runtime::server::{Incoming, Shape};
 /// The spec's request body schemas, to check bodies exactly as the spec says.
 static BODY_SCHEMAS: ::codegen_runtime::validation::BodySchemas = ::codegen_runtime::validation::BodySchemas::new(
-    "{\"components\":{\"schemas\":{}},\"definitions\":{\"patchWidget:application/merge-patch+json\":{\"description\":\"An inline object in a `+json` request body.\",\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"color\":{\"type\":[\"string\",\"null\"]}}},\"putWidgetNotes:application/json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}},\"putWidgetNotes:application/vnd.example.note+json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}}}",
+    "{\"components\":{\"schemas\":{}},\"definitions\":{\"patchWidget:application/merge-patch+json\":{\"description\":\"An inline object in a `+json` request body.\",\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"color\":{\"type\":[\"string\",\"null\"]}}},\"putWidgetNotes:application/json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}},\"putWidgetNotes:application/vnd.example.note+json\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}},\"createToken:application/x-www-form-urlencoded\":{\"type\":\"object\",\"required\":[\"grant_type\",\"apikey\"],\"properties\":{\"grant_type\":{\"type\":\"string\",\"enum\":[\"apikey\",\"refresh_token\"]},\"apikey\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9-]{8,}$\"},\"ttl\":{\"type\":\"integer\",\"minimum\":60,\"maximum\":3600}}}}}",
 );
 /// The Schema constructs API (1), to implement.
 ///
@@ -45,6 +45,15 @@ pub trait Api: ::std::marker::Send + ::std::marker::Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = ::codegen_runtime::server::Reply<put_widget_notes::Response>,
     > + ::std::marker::Send;
+    /// A form body, checked against its schema by the server (enum, pattern, bounds).
+    ///
+    /// `POST /tokens` (createToken)
+    fn create_token(
+        &self,
+        request: create_token::Request,
+    ) -> impl ::std::future::Future<
+        Output = ::codegen_runtime::server::Reply<create_token::Response>,
+    > + ::std::marker::Send;
 }
 /// An axum router serving `api` at the paths of the spec (nest it under the server's base
 /// path, such as `/zstack`, when there is one).
@@ -58,6 +67,10 @@ pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::codegen_runtime::axum::Rout
         .route(
             "/widgets/{id}/notes",
             ::codegen_runtime::axum::routing::put(handle_put_widget_notes::<A>),
+        )
+        .route(
+            "/tokens",
+            ::codegen_runtime::axum::routing::post(handle_create_token::<A>),
         )
         .with_state(api)
 }
@@ -278,6 +291,64 @@ async fn parse_put_widget_notes(
         headers,
     })
 }
+async fn handle_create_token<A: Api>(
+    ::codegen_runtime::axum::extract::State(
+        api,
+    ): ::codegen_runtime::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::codegen_runtime::axum::extract::Request,
+) -> ::codegen_runtime::axum::response::Response {
+    const RULES: &[ValidationRule] = &[];
+    let mut incoming = Incoming::new(request, "/tokens");
+    let request = match parse_create_token(&mut incoming).await {
+        ::std::result::Result::Ok(request) => request,
+        ::std::result::Result::Err(problem) => {
+            return ::codegen_runtime::validation::render(RULES, &problem);
+        }
+    };
+    let reply = api.create_token(request).await;
+    match reply.response {
+        create_token::Response::Ok(value) => {
+            ::codegen_runtime::server::json(
+                200u16,
+                "application/json",
+                &value,
+                reply.headers,
+            )
+        }
+    }
+}
+async fn parse_create_token(
+    incoming: &mut Incoming,
+) -> ::std::result::Result<create_token::Request, Problem> {
+    let content_type = incoming.content_type();
+    let body = match content_type.as_deref() {
+        ::std::option::Option::Some(ct) if ct == "application/x-www-form-urlencoded" => {
+            incoming
+                .checked_form_body::<
+                    super::types::CreateTokenRequest,
+                >(&BODY_SCHEMAS, "createToken:application/x-www-form-urlencoded")
+                .await?
+        }
+        ::std::option::Option::None => ::std::option::Option::None,
+        ::std::option::Option::Some(other) => {
+            return ::std::result::Result::Err(
+                Problem::new(
+                    RequestPart::Body,
+                    format!(
+                        "unsupported content type `{other}`; expected {}",
+                        "application/x-www-form-urlencoded"
+                    ),
+                ),
+            );
+        }
+    }
+        .ok_or_else(|| Problem::new(RequestPart::Body, "the request body is required"))?;
+    let headers = ::std::mem::take(&mut incoming.headers);
+    ::std::result::Result::Ok(create_token::Request {
+        body,
+        headers,
+    })
+}
 /// Request and responses of [`Api::get_widget`](super::Api::get_widget).
 pub mod get_widget {
     /// The request, extracted and checked against the spec.
@@ -347,5 +418,23 @@ pub mod put_widget_notes {
     pub enum Response {
         /// 204: Stored.
         NoContent,
+    }
+}
+/// Request and responses of [`Api::create_token`](super::Api::create_token).
+pub mod create_token {
+    /// The request, extracted and checked against the spec.
+    #[derive(Debug)]
+    pub struct Request {
+        /// The request body.
+        pub body: super::super::types::CreateTokenRequest,
+        /// Every header as sent, for what the spec leaves to the implementation:
+        /// credentials (`Authorization`, session cookies, CSRF tokens) and correlation ids.
+        pub headers: ::codegen_runtime::axum::http::HeaderMap,
+    }
+    /// Every documented answer.
+    #[derive(Debug)]
+    pub enum Response {
+        /// 200: A token.
+        Ok(super::super::types::CreateTokenResponse),
     }
 }

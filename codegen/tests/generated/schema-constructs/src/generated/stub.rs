@@ -30,6 +30,16 @@ impl server::Api for Stub {
     ) -> ::codegen_runtime::server::Reply<server::put_widget_notes::Response> {
         server::put_widget_notes::Response::NoContent.into()
     }
+    async fn create_token(
+        &self,
+        request: server::create_token::Request,
+    ) -> ::codegen_runtime::server::Reply<server::create_token::Response> {
+        server::create_token::Response::Ok(
+                ::serde_json::from_str::<super::types::CreateTokenResponse>("{}")
+                    .expect("the stub's body has its documented type"),
+            )
+            .into()
+    }
 }
 /// Calls every operation once through `client`, with example arguments, and reports each
 /// operation's outcome by operationId.
@@ -64,6 +74,20 @@ pub async fn call_every_operation(
                     client::put_widget_notes::Body::Text(
                         ::std::string::String::from("stub"),
                     ),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
+        ));
+    results
+        .push((
+            "createToken",
+            client
+                .create_token(
+                    &::serde_json::from_str::<
+                        super::types::CreateTokenRequest,
+                    >("{\"grant_type\":\"apikey\",\"apikey\":\"string\"}")
+                        .expect("the example argument has its documented type"),
                 )
                 .await
                 .map(|_| ())

@@ -256,6 +256,133 @@ impl<'de> ::serde::Deserialize<'de> for Color {
     }
 }
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTokenRequest {
+    pub grant_type: CreateTokenRequestGrantType,
+    pub apikey: ::std::string::String,
+    pub ttl: ::std::option::Option<i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateTokenRequest {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let (f0, f1, f2) = ::codegen_runtime::de::fields(
+            deserializer,
+            "CreateTokenRequest",
+            &[
+                ("grant_type", ::codegen_runtime::de::Kind::Required),
+                ("apikey", ::codegen_runtime::de::Kind::Required),
+                ("ttl", ::codegen_runtime::de::Kind::Optional),
+            ],
+        )?;
+        ::std::result::Result::Ok(Self {
+            grant_type: f0,
+            apikey: f1,
+            ttl: f2,
+        })
+    }
+}
+impl ::serde::Serialize for CreateTokenRequest {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[
+                ("grant_type", ::codegen_runtime::ser::Kind::Always),
+                ("apikey", ::codegen_runtime::ser::Kind::Always),
+                ("ttl", ::codegen_runtime::ser::Kind::SkipNone),
+            ],
+            (&self.grant_type, &self.apikey, &self.ttl),
+        )
+    }
+}
+/// Open: a value this spec does not list is kept as `Unknown`, because appliances add values
+/// between firmware releases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CreateTokenRequestGrantType {
+    /// "apikey"
+    Apikey,
+    /// "refresh_token"
+    RefreshToken,
+    /// A value this spec does not list.
+    Unknown(::std::string::String),
+}
+impl CreateTokenRequestGrantType {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Apikey => "apikey",
+            Self::RefreshToken => "refresh_token",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+impl ::std::str::FromStr for CreateTokenRequestGrantType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, ::std::convert::Infallible> {
+        ::std::result::Result::Ok(
+            match value {
+                "apikey" => Self::Apikey,
+                "refresh_token" => Self::RefreshToken,
+                other => Self::Unknown(::std::string::ToString::to_string(other)),
+            },
+        )
+    }
+}
+impl ::std::fmt::Display for CreateTokenRequestGrantType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for CreateTokenRequestGrantType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CreateTokenRequestGrantType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let ::std::result::Result::Ok(parsed) = value.parse();
+        ::std::result::Result::Ok(parsed)
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateTokenResponse {
+    pub token: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::serde::Deserialize<'de> for CreateTokenResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let (f0,) = ::codegen_runtime::de::fields(
+            deserializer,
+            "CreateTokenResponse",
+            &[("token", ::codegen_runtime::de::Kind::Optional)],
+        )?;
+        ::std::result::Result::Ok(Self { token: f0 })
+    }
+}
+impl ::serde::Serialize for CreateTokenResponse {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        ::codegen_runtime::ser::fields(
+            serializer,
+            &[("token", ::codegen_runtime::ser::Kind::SkipNone)],
+            (&self.token,),
+        )
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: ::std::string::String,
     pub password: ::codegen_runtime::Secret,
