@@ -68,6 +68,7 @@ pub fn emit(api: &Api) -> TokenStream {
     quote! {
         #![allow(
             clippy::too_many_arguments,
+            clippy::redundant_guards,
             clippy::large_enum_variant,
             clippy::doc_lazy_continuation,
             clippy::doc_overindented_list_items,
