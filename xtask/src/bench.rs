@@ -27,7 +27,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::project;
 
-const USAGE: &str = "usage: cargo xtask bench codegen [--skip-progenitor] [--runs N]";
+const USAGE: &str = "usage: cargo xtask bench codegen [--skip-progenitor] [--runs N] | \
+bench emulator [--help] [OPTIONS] [VENDOR...]";
 const BEGIN: &str = "<!-- bench:codegen:begin -->";
 const END: &str = "<!-- bench:codegen:end -->";
 const NEXUS: &str = "../shared/bench-specs/nexus.json";
@@ -41,6 +42,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     let mut rest = args.iter();
     match rest.next().map(String::as_str) {
         Some("codegen") => {}
+        Some("emulator") => return crate::bench_emulator::run(&args[1..]),
         Some(other) => bail!("unknown benchmark `{other}` ({USAGE})"),
         None => bail!("which benchmark? ({USAGE})"),
     }
@@ -98,7 +100,7 @@ pub fn run(args: &[String]) -> Result<bool> {
 }
 
 /// Timings of a debug build are meaningless: run the same command from a release build.
-fn rerun_in_release(args: &[String]) -> Result<bool> {
+pub(crate) fn rerun_in_release(args: &[String]) -> Result<bool> {
     eprintln!(
         "note: this is a debug build; benchmarking from a release build instead:\n  \
          cargo run --release -p xtask -- bench {}",
@@ -1286,7 +1288,7 @@ fn reason<T>(outcome: &Outcome<T>) -> String {
 }
 
 /// A message fit for a table cell: one line, no pipes.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let first = text.lines().next().unwrap_or_default();
     let more = if text.lines().count() > 1 { " …" } else { "" };
     format!("{}{more}", first.replace('|', "\\|"))
@@ -1307,7 +1309,7 @@ fn write_benchmarks_md(path: &Path, section: &str) -> Result<()> {
     std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -1333,7 +1335,7 @@ fn machine() -> String {
 }
 
 /// The 1, 5 and 15 minute load averages: other work on the machine makes every figure noisier.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -1341,7 +1343,7 @@ fn load_average() -> String {
 }
 
 /// The current UTC time as `YYYY-MM-DD HH:MM UTC`.
-fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -2,6 +2,7 @@
 //! running checks). The libraries it drives stay pure.
 
 mod bench;
+mod bench_emulator;
 mod codegen;
 mod diff;
 mod emulate;
@@ -24,6 +25,9 @@ commands:
   bench codegen [--skip-progenitor] [--runs N]
                               time the generator and `cargo check` of its output (release build;
                               writes the figures into BENCHMARKS.md)
+  bench emulator [--runs N] [--seconds S] [--connections N] [--skip-prism] [VENDOR...]
+                              requests/s, p50/p99 latency and peak RSS of the emulators over loopback,
+                              against Prism's mock server (release build; writes BENCHMARKS.md)
   diff <BASE> [--head REF] [--format markdown|json] [--fail-on-breaking]
                               API changes of specs/ since BASE, classified (breaking or not), and the
                               generated public API difference; `diff --rules` lists the rules
