@@ -1,5 +1,6 @@
 //! One module per vendor, each an implementation of its generated `server::Api`.
 
+pub mod connection;
 pub mod ibm;
 pub mod lxca;
 pub mod zstack;

@@ -409,6 +409,9 @@ impl Lxca {
                 self.upload_limit,
                 limit_bodies,
             ))
+            .layer(middleware::from_fn(
+                super::connection::close_after_unread_body,
+            ))
             .layer(middleware::from_fn(crate::serve::log_requests))
     }
 

@@ -227,6 +227,9 @@ impl ZStack {
             .layer(middleware::from_fn(only_get_for_jobs))
             .layer(middleware::from_fn_with_state(faults, crate::faults::layer))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+            .layer(middleware::from_fn(
+                super::connection::close_after_unread_body,
+            ))
             .layer(middleware::from_fn(crate::serve::log_requests))
     }
 
