@@ -239,3 +239,22 @@ async fn form_bodies_are_checked_against_their_schema() {
     let (status, _, text) = send(post("grant_type=refresh_token&apikey=abcdefgh12&ttl=600")).await;
     assert_eq!(status, 200, "{text}");
 }
+
+/// The items of an array query parameter are checked one by one (IBM's `types` enum).
+#[tokio::test]
+async fn array_parameter_items_are_checked() {
+    let base = serve(ibm_backup_recovery::server::router(Arc::new(
+        ibm_backup_recovery::stub::Stub,
+    )))
+    .await;
+    let http = codegen_runtime::reqwest::Client::new();
+    let get = |query: &str| {
+        http.get(format!("{base}/data-protect/policies?{query}"))
+            .header("X-IBM-Tenant-Id", "tenant-a/")
+    };
+    let (status, _, body) = send(get("types=Regular,Nope")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("types"), "{body}");
+    let (status, _, body) = send(get("types=Regular,Internal")).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -7,7 +7,9 @@ use quote::{format_ident, quote};
 
 use super::client::{status_variant, style_tokens};
 use super::tokens::{doc, ident, ty_at};
-use crate::ir::operations::{BodyKind, Content, Location, Operation, Parameter, Response};
+use crate::ir::operations::{
+    BodyKind, Constraints, Content, Location, Operation, Parameter, Response,
+};
 use crate::ir::{Api, Ty};
 
 pub fn emit(api: &Api) -> TokenStream {
@@ -238,9 +240,29 @@ fn read_parameter(p: &Parameter, types: &TokenStream) -> TokenStream {
     } else {
         quote!(let #name = #read;)
     };
-    let c = &p.constraints;
+    let mut checks = value_checks(&p.ty, &p.constraints, &part, api);
+    // An array's items are checked one by one, as `value`.
+    if let (Ty::Vec(inner), Some(items)) = (&p.ty, &p.constraints.items) {
+        let item_checks = value_checks(inner, items, &part, api);
+        if !item_checks.is_empty() {
+            checks.push(quote!(for value in value.iter() { #(#item_checks)* }));
+        }
+    }
+    if checks.is_empty() {
+        return read;
+    }
+    let apply = if p.required {
+        quote!({ let value = &#name; #(#checks)* })
+    } else {
+        quote!(if let ::std::option::Option::Some(value) = &#name { #(#checks)* })
+    };
+    quote!(#read #apply)
+}
+
+/// Statements checking `value` (a `&T` of type `ty`) against `c`.
+fn value_checks(ty: &Ty, c: &Constraints, part: &TokenStream, api: &str) -> Vec<TokenStream> {
     let mut checks = Vec::new();
-    let text = match &p.ty {
+    let text = match ty {
         Ty::String => Some(quote!(value.as_str())),
         Ty::Secret => Some(quote!(value.expose())),
         Ty::Named(_) if !c.allowed.is_empty() => Some(quote!(value.as_str())),
@@ -262,7 +284,7 @@ fn read_parameter(p: &Parameter, types: &TokenStream) -> TokenStream {
             );
         }
     }
-    if matches!(p.ty, Ty::I32 | Ty::I64 | Ty::F32 | Ty::F64)
+    if matches!(ty, Ty::I32 | Ty::I64 | Ty::F32 | Ty::F64)
         && (c.minimum.is_some() || c.maximum.is_some())
     {
         let bound = |b: Option<f64>| match b {
@@ -272,15 +294,7 @@ fn read_parameter(p: &Parameter, types: &TokenStream) -> TokenStream {
         let (min, max) = (bound(c.minimum), bound(c.maximum));
         checks.push(quote!(::codegen_runtime::validation::check_range(#part, #api, *value as f64, #min, #max)?;));
     }
-    if checks.is_empty() {
-        return read;
-    }
-    let apply = if p.required {
-        quote!({ let value = &#name; #(#checks)* })
-    } else {
-        quote!(if let ::std::option::Option::Some(value) = &#name { #(#checks)* })
-    };
-    quote!(#read #apply)
+    checks
 }
 
 fn opt_usize(v: Option<usize>) -> TokenStream {

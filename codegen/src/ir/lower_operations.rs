@@ -499,6 +499,12 @@ fn constraints_of(spec: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Co
             c.minimum = n.minimum;
             c.maximum = n.maximum;
         }
+        SchemaKind::Type(Type::Array(a)) => {
+            if let Some(items) = &a.items {
+                let items = items.clone().unbox();
+                c.items = Some(Box::new(constraints_of(spec, &items)));
+            }
+        }
         _ => {}
     }
     let _ = doc_of;

@@ -66,6 +66,8 @@ pub struct Constraints {
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub allowed: Vec<String>,
+    /// For an array parameter: the constraints of each item.
+    pub items: Option<Box<Constraints>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

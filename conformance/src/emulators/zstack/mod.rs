@@ -336,7 +336,8 @@ async fn only_get_for_jobs(request: Request, next: Next) -> Response {
 
 /// The checks ZStack's REST layer makes before any API, with its wording (the generated router
 /// would refuse the same requests, but with its own messages): `X-Job-UUID` must be a dashless
-/// UUID, and a query's `limit` and `start` must be integers.
+/// UUID, a query's `limit` and `start` must be integers, and each `q` condition needs an
+/// operator.
 async fn rest_layer_checks(request: Request, next: Next) -> Response {
     if let Some(job) = request.headers().get("x-job-uuid") {
         if !job.to_str().is_ok_and(crate::ids::is_hex32) {
@@ -355,6 +356,11 @@ async fn rest_layer_checks(request: Request, next: Next) -> Response {
                     StatusCode::BAD_REQUEST,
                     format!("Invalid query parameter. '{name}' must be an integer"),
                 );
+            }
+            if name == "q" {
+                if let Err(query::QueryError::RestLayer(message)) = query::parse_condition(&value) {
+                    return text(StatusCode::BAD_REQUEST, message);
+                }
             }
         }
     }

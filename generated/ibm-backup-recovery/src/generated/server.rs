@@ -1260,6 +1260,49 @@ async fn parse_get_object_snapshots(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &snapshot_actions {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "snapshotActions",
+                value.as_str(),
+                &[
+                    "RecoverVMs",
+                    "RecoverFiles",
+                    "InstantVolumeMount",
+                    "RecoverVmDisks",
+                    "MountVolumes",
+                    "RecoverVApps",
+                    "RecoverRDS",
+                    "RecoverAurora",
+                    "RecoverS3Buckets",
+                    "RecoverApps",
+                    "RecoverNasVolume",
+                    "RecoverPhysicalVolumes",
+                    "RecoverSystem",
+                    "RecoverSanVolumes",
+                    "RecoverNamespaces",
+                    "RecoverObjects",
+                    "DownloadFilesAndFolders",
+                    "RecoverPublicFolders",
+                    "RecoverVAppTemplates",
+                    "RecoverMailbox",
+                    "RecoverOneDrive",
+                    "RecoverMsTeam",
+                    "RecoverMsGroup",
+                    "RecoverSharePoint",
+                    "ConvertToPst",
+                    "RecoverSfdcRecords",
+                    "RecoverAzureSQL",
+                    "DownloadChats",
+                    "RecoverRDSPostgres",
+                    "RecoverMailboxCSM",
+                    "RecoverOneDriveCSM",
+                    "RecoverSharePointCSM",
+                ],
+            )?;
+        }
+    }
     let run_types = incoming
         .param::<
             ::std::vec::Vec<super::types::GetObjectSnapshotsRunTypesItem>,
@@ -1270,6 +1313,23 @@ async fn parse_get_object_snapshots(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &run_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "runTypes",
+                value.as_str(),
+                &[
+                    "kRegular",
+                    "kFull",
+                    "kLog",
+                    "kSystem",
+                    "kHydrateCDP",
+                    "kStorageArraySnapshot",
+                ],
+            )?;
+        }
+    }
     let protection_group_ids = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -1310,6 +1370,72 @@ async fn parse_get_object_snapshots(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &object_action_keys {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "objectActionKeys",
+                value.as_str(),
+                &[
+                    "kVMware",
+                    "kHyperV",
+                    "kVCD",
+                    "kAzure",
+                    "kGCP",
+                    "kKVM",
+                    "kAcropolis",
+                    "kAWS",
+                    "kAWSNative",
+                    "kAwsS3",
+                    "kAWSSnapshotManager",
+                    "kRDSSnapshotManager",
+                    "kAuroraSnapshotManager",
+                    "kAwsRDSPostgresBackup",
+                    "kAwsRDSPostgres",
+                    "kAwsAuroraPostgres",
+                    "kAzureNative",
+                    "kAzureSQL",
+                    "kAzureSnapshotManager",
+                    "kPhysical",
+                    "kPhysicalFiles",
+                    "kGPFS",
+                    "kElastifile",
+                    "kNetapp",
+                    "kGenericNas",
+                    "kIsilon",
+                    "kFlashBlade",
+                    "kPure",
+                    "kIbmFlashSystem",
+                    "kSQL",
+                    "kExchange",
+                    "kAD",
+                    "kOracle",
+                    "kView",
+                    "kRemoteAdapter",
+                    "kO365",
+                    "kO365PublicFolders",
+                    "kO365Teams",
+                    "kO365Group",
+                    "kO365Exchange",
+                    "kO365OneDrive",
+                    "kO365Sharepoint",
+                    "kKubernetes",
+                    "kCassandra",
+                    "kMongoDB",
+                    "kCouchbase",
+                    "kHdfs",
+                    "kHive",
+                    "kHBase",
+                    "kSAPHANA",
+                    "kUDA",
+                    "kSfdc",
+                    "kO365ExchangeCSM",
+                    "kO365OneDriveCSM",
+                    "kO365SharepointCSM",
+                ],
+            )?;
+        }
+    }
     let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_object_snapshots::Request {
         id,
@@ -1473,6 +1599,16 @@ async fn parse_get_protection_policies(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "types",
+                value.as_str(),
+                &["Regular", "Internal"],
+            )?;
+        }
+    }
     let exclude_linked_policies = incoming
         .param::<
             bool,
@@ -2232,6 +2368,16 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &environments {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "environments",
+                value.as_str(),
+                &["kPhysical", "kSQL"],
+            )?;
+        }
+    }
     let is_active = incoming
         .param::<
             bool,
@@ -2274,6 +2420,29 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_local_backup_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunLocalBackupStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let last_run_replication_status = incoming
         .param::<
             ::std::vec::Vec<
@@ -2286,6 +2455,29 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_replication_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunReplicationStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let last_run_archival_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupsLastRunArchivalStatusItem>,
@@ -2296,6 +2488,29 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_archival_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunArchivalStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let last_run_cloud_spin_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupsLastRunCloudSpinStatusItem>,
@@ -2306,6 +2521,29 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_cloud_spin_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunCloudSpinStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let last_run_any_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupsLastRunAnyStatusItem>,
@@ -2316,6 +2554,29 @@ async fn parse_get_protection_groups(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_any_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunAnyStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let is_last_run_sla_violated = incoming
         .param::<
             bool,
@@ -3175,6 +3436,24 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &run_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "runTypes",
+                value.as_str(),
+                &[
+                    "kAll",
+                    "kHydrateCDP",
+                    "kSystem",
+                    "kStorageArraySnapshot",
+                    "kIncremental",
+                    "kFull",
+                    "kLog",
+                ],
+            )?;
+        }
+    }
     let include_object_details = incoming
         .param::<
             bool,
@@ -3195,6 +3474,29 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &local_backup_run_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "localBackupRunStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let replication_run_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupRunsReplicationRunStatusItem>,
@@ -3205,6 +3507,29 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &replication_run_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "replicationRunStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let archival_run_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupRunsArchivalRunStatusItem>,
@@ -3215,6 +3540,29 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &archival_run_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "archivalRunStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let cloud_spin_run_status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetProtectionGroupRunsCloudSpinRunStatusItem>,
@@ -3225,6 +3573,29 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &cloud_spin_run_status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "cloudSpinRunStatus",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "Paused",
+                ],
+            )?;
+        }
+    }
     let num_runs = incoming
         .param::<
             i64,
@@ -3285,6 +3656,16 @@ async fn parse_get_protection_group_runs(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &snapshot_target_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "snapshotTargetTypes",
+                value.as_str(),
+                &["Local", "Archival", "RpaasArchival", "StorageArraySnapshot", "Remote"],
+            )?;
+        }
+    }
     let only_return_successful_copy_run = incoming
         .param::<
             bool,
@@ -3901,6 +4282,16 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &ids {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "ids",
+                value.as_str(),
+                "^\\d+:\\d+:\\d+$",
+            )?;
+        }
+    }
     let return_only_child_recoveries = incoming
         .param::<
             bool,
@@ -3941,6 +4332,16 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &snapshot_target_type {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "snapshotTargetType",
+                value.as_str(),
+                &["Local", "Archival", "RpaasArchival", "StorageArraySnapshot", "Remote"],
+            )?;
+        }
+    }
     let archival_target_type = incoming
         .param::<
             ::std::vec::Vec<super::types::GetRecoveriesArchivalTargetTypeItem>,
@@ -3951,6 +4352,16 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &archival_target_type {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "archivalTargetType",
+                value.as_str(),
+                &["Tape", "Cloud", "Nas"],
+            )?;
+        }
+    }
     let snapshot_environments = incoming
         .param::<
             ::std::vec::Vec<super::types::GetRecoveriesSnapshotEnvironmentsItem>,
@@ -3961,6 +4372,16 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &snapshot_environments {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "snapshotEnvironments",
+                value.as_str(),
+                &["kPhysical", "kSQL"],
+            )?;
+        }
+    }
     let status = incoming
         .param::<
             ::std::vec::Vec<super::types::GetRecoveriesStatusItem>,
@@ -3971,6 +4392,29 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &status {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "status",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "LegalHold",
+                ],
+            )?;
+        }
+    }
     let recovery_actions = incoming
         .param::<
             ::std::vec::Vec<super::types::GetRecoveriesRecoveryActionsItem>,
@@ -3981,6 +4425,61 @@ async fn parse_get_recoveries(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &recovery_actions {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "recoveryActions",
+                value.as_str(),
+                &[
+                    "RecoverVMs",
+                    "RecoverFiles",
+                    "InstantVolumeMount",
+                    "RecoverVmDisks",
+                    "RecoverVApps",
+                    "RecoverVAppTemplates",
+                    "UptierSnapshot",
+                    "RecoverRDS",
+                    "RecoverAurora",
+                    "RecoverS3Buckets",
+                    "RecoverRDSPostgres",
+                    "RecoverAzureSQL",
+                    "RecoverApps",
+                    "CloneApps",
+                    "RecoverNasVolume",
+                    "RecoverPhysicalVolumes",
+                    "RecoverSystem",
+                    "RecoverExchangeDbs",
+                    "CloneAppView",
+                    "RecoverSanVolumes",
+                    "RecoverSanGroup",
+                    "RecoverMailbox",
+                    "RecoverOneDrive",
+                    "RecoverSharePoint",
+                    "RecoverPublicFolders",
+                    "RecoverMsGroup",
+                    "RecoverMsTeam",
+                    "ConvertToPst",
+                    "DownloadChats",
+                    "RecoverMailboxCSM",
+                    "RecoverOneDriveCSM",
+                    "RecoverSharePointCSM",
+                    "RecoverNamespaces",
+                    "RecoverObjects",
+                    "RecoverSfdcObjects",
+                    "RecoverSfdcOrg",
+                    "RecoverSfdcRecords",
+                    "DownloadFilesAndFolders",
+                    "CloneVMs",
+                    "CloneView",
+                    "CloneRefreshApp",
+                    "CloneVMsToView",
+                    "ConvertAndDeployVMs",
+                    "DeployVMs",
+                ],
+            )?;
+        }
+    }
     let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(get_recoveries::Request {
         x_ibm_tenant_id,
@@ -5231,6 +5730,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &environments {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "environments",
+                value.as_str(),
+                &["kPhysical", "kSQL"],
+            )?;
+        }
+    }
     let protection_types = incoming
         .param::<
             ::std::vec::Vec<super::types::SearchObjectsProtectionTypesItem>,
@@ -5241,6 +5750,29 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &protection_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "protectionTypes",
+                value.as_str(),
+                &[
+                    "kAgent",
+                    "kNative",
+                    "kSnapshotManager",
+                    "kRDSSnapshotManager",
+                    "kAuroraSnapshotManager",
+                    "kAwsS3",
+                    "kAwsRDSPostgresBackup",
+                    "kAwsAuroraPostgres",
+                    "kAwsRDSPostgres",
+                    "kAzureSQL",
+                    "kFile",
+                    "kVolume",
+                ],
+            )?;
+        }
+    }
     let protection_group_ids = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -5271,6 +5803,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &os_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "osTypes",
+                value.as_str(),
+                &["kLinux", "kWindows"],
+            )?;
+        }
+    }
     let source_ids = incoming
         .param::<
             ::std::vec::Vec<i64>,
@@ -5321,6 +5863,29 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &last_run_status_list {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "lastRunStatusList",
+                value.as_str(),
+                &[
+                    "Accepted",
+                    "Running",
+                    "Canceled",
+                    "Canceling",
+                    "Failed",
+                    "Missed",
+                    "Succeeded",
+                    "SucceededWithWarning",
+                    "OnHold",
+                    "Finalizing",
+                    "Skipped",
+                    "LegalHold",
+                ],
+            )?;
+        }
+    }
     let cluster_identifiers = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -5371,6 +5936,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &must_have_tag_ids {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "mustHaveTagIds",
+                value.as_str(),
+                "^\\d+:\\d+:[A-Z0-9-]+$",
+            )?;
+        }
+    }
     let might_have_tag_ids = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -5381,6 +5956,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &might_have_tag_ids {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "mightHaveTagIds",
+                value.as_str(),
+                "^\\d+:\\d+:[A-Z0-9-]+$",
+            )?;
+        }
+    }
     let must_have_snapshot_tag_ids = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -5391,6 +5976,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &must_have_snapshot_tag_ids {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "mustHaveSnapshotTagIds",
+                value.as_str(),
+                "^\\d+:\\d+:[A-Z0-9-]+$",
+            )?;
+        }
+    }
     let might_have_snapshot_tag_ids = incoming
         .param::<
             ::std::vec::Vec<::std::string::String>,
@@ -5401,6 +5996,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &might_have_snapshot_tag_ids {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "mightHaveSnapshotTagIds",
+                value.as_str(),
+                "^\\d+:\\d+:[A-Z0-9-]+$",
+            )?;
+        }
+    }
     let tag_search_name = incoming
         .param::<
             ::std::string::String,
@@ -5431,6 +6036,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &tag_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "tagTypes",
+                value.as_str(),
+                &["System", "Custom", "ThirdParty"],
+            )?;
+        }
+    }
     let tag_categories = incoming
         .param::<
             ::std::vec::Vec<super::types::SearchObjectsTagCategoriesItem>,
@@ -5441,6 +6056,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &tag_categories {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "tagCategories",
+                value.as_str(),
+                &["Security"],
+            )?;
+        }
+    }
     let tag_sub_categories = incoming
         .param::<
             ::std::vec::Vec<super::types::SearchObjectsTagSubCategoriesItem>,
@@ -5451,6 +6076,16 @@ async fn parse_search_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &tag_sub_categories {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "tagSubCategories",
+                value.as_str(),
+                &["Classification", "Threats", "Anomalies", "Dspm"],
+            )?;
+        }
+    }
     let include_helios_tag_info_for_objects = incoming
         .param::<
             bool,
@@ -5640,6 +6275,16 @@ async fn parse_search_protected_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &environments {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "environments",
+                value.as_str(),
+                &["kPhysical", "kSQL"],
+            )?;
+        }
+    }
     let snapshot_actions = incoming
         .param::<
             ::std::vec::Vec<super::types::SearchProtectedObjectsSnapshotActionsItem>,
@@ -5650,6 +6295,49 @@ async fn parse_search_protected_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &snapshot_actions {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "snapshotActions",
+                value.as_str(),
+                &[
+                    "RecoverVMs",
+                    "RecoverFiles",
+                    "InstantVolumeMount",
+                    "RecoverVmDisks",
+                    "MountVolumes",
+                    "RecoverVApps",
+                    "RecoverRDS",
+                    "RecoverAurora",
+                    "RecoverS3Buckets",
+                    "RecoverApps",
+                    "RecoverNasVolume",
+                    "RecoverPhysicalVolumes",
+                    "RecoverSystem",
+                    "RecoverSanVolumes",
+                    "RecoverNamespaces",
+                    "RecoverObjects",
+                    "DownloadFilesAndFolders",
+                    "RecoverPublicFolders",
+                    "RecoverVAppTemplates",
+                    "RecoverMailbox",
+                    "RecoverOneDrive",
+                    "RecoverMsTeam",
+                    "RecoverMsGroup",
+                    "RecoverSharePoint",
+                    "ConvertToPst",
+                    "RecoverSfdcRecords",
+                    "RecoverAzureSQL",
+                    "DownloadChats",
+                    "RecoverRDSPostgres",
+                    "RecoverMailboxCSM",
+                    "RecoverOneDriveCSM",
+                    "RecoverSharePointCSM",
+                ],
+            )?;
+        }
+    }
     let object_action_key = incoming
         .param::<
             super::types::SearchProtectedObjectsObjectActionKey,
@@ -5728,6 +6416,16 @@ async fn parse_search_protected_objects(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &os_types {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_enum(
+                RequestPart::Query,
+                "osTypes",
+                value.as_str(),
+                &["kLinux", "kWindows"],
+            )?;
+        }
+    }
     let source_ids = incoming
         .param::<
             ::std::vec::Vec<i64>,

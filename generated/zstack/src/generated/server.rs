@@ -253,6 +253,23 @@ async fn parse_query_backup_storage(
         .param::<
             ::std::vec::Vec<::std::string::String>,
         >(RequestPart::Query, "q", ::codegen_runtime::Style::Form, true, Shape::List)?;
+    if let ::std::option::Option::Some(value) = &q {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "q",
+                value.as_str(),
+                "(=|<|>|is null|not null)",
+            )?;
+            ::codegen_runtime::validation::check_len(
+                RequestPart::Query,
+                "q",
+                value.as_str(),
+                ::std::option::Option::Some(1usize),
+                ::std::option::Option::None,
+            )?;
+        }
+    }
     let limit = incoming
         .param::<
             i32,
@@ -339,6 +356,16 @@ async fn parse_query_backup_storage(
             false,
             Shape::List,
         )?;
+    if let ::std::option::Option::Some(value) = &fields {
+        for value in value.iter() {
+            ::codegen_runtime::validation::check_pattern(
+                RequestPart::Query,
+                "fields",
+                value.as_str(),
+                "^[A-Za-z][A-Za-z0-9_]*$",
+            )?;
+        }
+    }
     let headers = ::std::mem::take(&mut incoming.headers);
     ::std::result::Result::Ok(query_backup_storage::Request {
         q,
