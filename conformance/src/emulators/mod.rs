@@ -8,7 +8,7 @@ pub mod zstack;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::faults::Faults;
+use crate::faults::{FaultLayer, Faults, OperationTable};
 use crate::ids::{IdMode, Ids};
 use crate::serve::Transport;
 
@@ -31,6 +31,24 @@ impl Environment {
             clock: Clock::real(),
             ids: Arc::new(Ids::new(id_mode)),
             faults: Arc::new(Faults::default()),
+        }
+    }
+
+    /// The fault-injection layer's settings for one emulator: its operations (method, path
+    /// template, operationId), the base path it is served under, and its vendor's body for an
+    /// injected status.
+    pub fn fault_layer(
+        &self,
+        operations: &[(&str, &str, &'static str)],
+        base_path: &'static str,
+        error_body: fn(u16) -> (&'static str, Vec<u8>),
+    ) -> FaultLayer {
+        FaultLayer {
+            faults: self.faults.clone(),
+            table: Arc::new(OperationTable::new(operations)),
+            base_path,
+            clock: self.clock.clone(),
+            error_body,
         }
     }
 

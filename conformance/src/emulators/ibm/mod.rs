@@ -75,7 +75,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{unix_millis, Clock};
 use crate::emulators::Environment;
-use crate::faults::{FaultLayer, OperationTable};
+use crate::faults::OperationTable;
 use crate::ids::IdFormat;
 use crate::jobs::{JobEngine, JobState, JobView};
 use crate::serve::Transport;
@@ -595,13 +595,7 @@ impl Ibm {
     /// The full application: the IAM token endpoint, and the generated router under
     /// [`BASE_PATH`] behind authentication, fault injection, a body limit and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
-        let faults = FaultLayer {
-            faults: self.env.faults.clone(),
-            table: Arc::new(OperationTable::new(OPERATIONS)),
-            base_path: BASE_PATH,
-            clock: self.env.clock.clone(),
-            error_body: fault_body,
-        };
+        let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         let api = Router::new()
             .nest(BASE_PATH, ibm_backup_recovery::server::router(self.clone()))
             .layer(middleware::from_fn_with_state(

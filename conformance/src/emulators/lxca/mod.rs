@@ -60,7 +60,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{civil, Clock};
 use crate::emulators::Environment;
-use crate::faults::{FaultLayer, OperationTable};
+use crate::faults::OperationTable;
 use crate::ids::IdFormat;
 use crate::jobs::{Effect, JobEngine, JobPlan, JobState, JobView};
 use crate::serve::Transport;
@@ -385,13 +385,7 @@ impl Lxca {
     /// cannot express (trailing slashes, the OS images listing's other members, body limits),
     /// fault injection and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
-        let faults = FaultLayer {
-            faults: self.env.faults.clone(),
-            table: Arc::new(OperationTable::new(OPERATIONS)),
-            base_path: BASE_PATH,
-            clock: self.env.clock.clone(),
-            error_body: fault_body,
-        };
+        let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         let generated = lxca::server::router(self.clone())
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(

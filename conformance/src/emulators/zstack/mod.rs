@@ -41,7 +41,7 @@ use zstack::types::{ApiJobResult, ErrorEnvelope};
 
 use crate::clock::{civil, days_from_civil, Clock};
 use crate::emulators::Environment;
-use crate::faults::{FaultLayer, OperationTable};
+use crate::faults::OperationTable;
 use crate::jobs::JobEngine;
 use crate::serve::Transport;
 
@@ -213,13 +213,7 @@ impl ZStack {
     /// answers for unknown paths and for methods other than GET on jobs, fault injection, a body
     /// limit and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
-        let faults = FaultLayer {
-            faults: self.env.faults.clone(),
-            table: Arc::new(OperationTable::new(OPERATIONS)),
-            base_path: BASE_PATH,
-            clock: self.env.clock.clone(),
-            error_body: fault_body,
-        };
+        let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         Router::new()
             .nest(BASE_PATH, zstack::server::router(self.clone()))
             .fallback(no_api_mapping)
