@@ -4,7 +4,7 @@
 //! `exclusiveMinimum`. The whole document is converted once, then each value is checked against the
 //! schema at a JSON pointer, with `$ref`s resolved inside the converted document.
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -16,7 +16,7 @@ pub struct SchemaChecker {
     targets: HashMap<String, usize>,
     /// The compiled schemas: built once, on first use, for all targets together, because
     /// compiling indexes every component and a spec has hundreds of examples.
-    compiled: OnceCell<Result<jsonschema::ValidatorMap, String>>,
+    compiled: OnceLock<Result<jsonschema::ValidatorMap, String>>,
     root: Value,
 }
 
@@ -58,7 +58,7 @@ impl SchemaChecker {
                 .enumerate()
                 .map(|(i, p)| (p, i))
                 .collect(),
-            compiled: OnceCell::new(),
+            compiled: OnceLock::new(),
             root: Value::Object(root),
         }
     }

@@ -1,4 +1,4 @@
-//! Stateful emulators of the vendor appliances, and (later) the conformance suite.
+//! Stateful emulators of the vendor appliances, and the conformance suite.
 //!
 //! An emulator implements a generated crate's `server::Api` trait; the generated router does all
 //! routing, parameter parsing and validation, and answers invalid requests as the vendor does.
@@ -11,6 +11,7 @@
 //! - [`serve`]: HTTP/HTTPS serving with graceful shutdown, and the request log.
 //! - [`seed`]: initial state from YAML or a built-in default.
 //! - [`emulators`]: one module per vendor.
+//! - [`suite`]: the conformance suite that runs scenarios against an emulator or an appliance.
 
 pub mod clock;
 pub mod emulators;
@@ -19,4 +20,5 @@ pub mod ids;
 pub mod jobs;
 pub mod seed;
 pub mod serve;
+pub mod suite;
 pub mod yaml;

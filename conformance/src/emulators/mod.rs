@@ -63,7 +63,7 @@ impl Environment {
 }
 
 /// The vendors, as `cargo xtask emulate` names them (the spec file stems).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Vendor {
     /// Lenovo XClarity Administrator.
     Lxca,
@@ -81,6 +81,18 @@ impl Vendor {
             "ibm-backup-recovery" => Some(Vendor::IbmBackupRecovery),
             "zstack" => Some(Vendor::ZStack),
             _ => None,
+        }
+    }
+
+    /// Every vendor, in the order reports list them.
+    pub const ALL: [Vendor; 3] = [Vendor::Lxca, Vendor::IbmBackupRecovery, Vendor::ZStack];
+
+    /// The path the appliance serves its API under (`/zstack`; empty for LXCA).
+    pub fn base_path(self) -> &'static str {
+        match self {
+            Vendor::Lxca => lxca::BASE_PATH,
+            Vendor::IbmBackupRecovery => ibm::BASE_PATH,
+            Vendor::ZStack => zstack::BASE_PATH,
         }
     }
 

@@ -1,0 +1,7 @@
+//! Scenarios for ibm (being written).
+
+use super::Scenario;
+
+pub fn scenarios() -> Vec<Scenario> {
+    Vec::new()
+}
