@@ -4,8 +4,8 @@
 //! `exclusiveMinimum`. The whole document is converted once, then each value is checked against the
 //! schema at a JSON pointer, with `$ref`s resolved inside the converted document.
 
-use std::sync::OnceLock;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 

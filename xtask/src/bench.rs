@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use crate::project;
 
 const USAGE: &str = "usage: cargo xtask bench codegen [--skip-progenitor] [--runs N] | \
-bench emulator [--help] [OPTIONS] [VENDOR...]";
+bench emulator [--help] [OPTIONS] [VENDOR...] | bench conformance [--runs N]";
 const BEGIN: &str = "<!-- bench:codegen:begin -->";
 const END: &str = "<!-- bench:codegen:end -->";
 const NEXUS: &str = "../shared/bench-specs/nexus.json";
@@ -43,6 +43,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     match rest.next().map(String::as_str) {
         Some("codegen") => {}
         Some("emulator") => return crate::bench_emulator::run(&args[1..]),
+        Some("conformance") => return crate::bench_conformance::run(&args[1..]),
         Some(other) => bail!("unknown benchmark `{other}` ({USAGE})"),
         None => bail!("which benchmark? ({USAGE})"),
     }

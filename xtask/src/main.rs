@@ -2,8 +2,10 @@
 //! running checks). The libraries it drives stay pure.
 
 mod bench;
+mod bench_conformance;
 mod bench_emulator;
 mod codegen;
+mod conformance_cli;
 mod diff;
 mod emulate;
 mod lint;
@@ -18,6 +20,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  conformance [--target VENDOR=URL]... [--allow-mutations] [--report-dir DIR] [--record DIR] [--replay DIR] ...
+                              the conformance suite: the embedded emulators by default, or live appliances;
+                              writes report.json, junit.xml, report.html (`conformance --help`)
   lint [SPEC...]              check every spec in specs/ (or the given files) and its fixtures
   regenerate [--check]        regenerate generated/<vendor>/src/generated/ from specs/ (--check: fail if stale)
   generate --spec F --out D [--name N]
@@ -28,6 +33,9 @@ commands:
   bench emulator [--runs N] [--seconds S] [--connections N] [--skip-prism] [VENDOR...]
                               requests/s, p50/p99 latency and peak RSS of the emulators over loopback,
                               against Prism's mock server (release build; writes BENCHMARKS.md)
+  bench conformance [--runs N]
+                              wall time of `xtask conformance` against the embedded emulators, debug and
+                              release, against a run with no scenario (writes BENCHMARKS.md)
   diff <BASE> [--head REF] [--format markdown|json] [--fail-on-breaking]
                               API changes of specs/ since BASE, classified (breaking or not), and the
                               generated public API difference; `diff --rules` lists the rules
@@ -49,6 +57,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("diff") => diff::run(&args[1..]),
         Some("emulate") => emulate::run(&args[1..]),
+        Some("conformance") => conformance_cli::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(true)

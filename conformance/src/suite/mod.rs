@@ -77,7 +77,9 @@ pub struct Options {
     pub run_id: String,
     /// At most this many requests per second reach a live appliance.
     pub rate_limit: Option<f64>,
-    /// Only scenarios whose name contains this.
+    /// On live targets, the time between polls of a job, overriding the scenarios' own.
+    pub poll_interval: Option<Duration>,
+        /// Only scenarios whose name contains this.
     pub only: Option<String>,
     /// Progress lines on stderr.
     pub progress: bool,
@@ -86,7 +88,7 @@ pub struct Options {
 }
 
 /// One target's results.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TargetOutcome {
     pub info: TargetInfo,
     pub results: Vec<CheckResult>,
@@ -95,6 +97,9 @@ pub struct TargetOutcome {
     pub shapes: Value,
     /// Every exchange, redacted.
     pub recording: Recording,
+    /// Every exchange as sent, credentials included: in memory only, for tests that check
+    /// that none of it reaches an output. Never write it.
+    pub unredacted: Vec<exchange::Exchange>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +108,16 @@ pub struct RunOutcome {
     pub targets: Vec<TargetOutcome>,
     /// Scrubs every secret the run saw: pass any text the caller writes through it.
     pub redactor: Arc<Redactor>,
+}
+
+impl std::fmt::Debug for TargetOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetOutcome")
+            .field("info", &self.info)
+            .field("results", &self.results.len())
+            .field("warnings", &self.warnings.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Redactor {
@@ -154,6 +169,19 @@ pub async fn run(options: Options) -> anyhow::Result<RunOutcome> {
     })
 }
 
+/// `[lxca] [######--------------] 3/10 copy-backup`: the terminal's progress on live runs (one
+/// line per scenario, so that several targets running at once stay readable).
+fn progress_line(vendor: &str, done: usize, total: usize, scenario: &str) -> String {
+    const WIDTH: usize = 20;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    format!(
+        "[{vendor}] [{}{}] {}/{total} {scenario}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        done + 1
+    )
+}
+
 /// Operations a read-only run may still call: logins and reads sent with POST.
 fn safe_without_mutations(vendor: Vendor, operation_id: &str) -> bool {
     let safe: &[&str] = match vendor {
@@ -178,26 +206,61 @@ struct Prepared {
     job_deadline: Duration,
 }
 
+/// The vendor's emulator with its built-in seed; credentials given with the target replace the
+/// seed's first user's (and the second user's), so a test can plant its own secrets.
+fn embedded_router(target: &Target, env: &Environment) -> anyhow::Result<axum::Router> {
+    use emulators::{ibm, lxca, zstack};
+    Ok(match (target.vendor, &target.credentials) {
+        (Vendor::ZStack, credentials) => {
+            let mut options = zstack::Options::default();
+            if let Some(Credentials::ZStack { account, password }) = credentials {
+                let first = &mut options.seed.accounts[0];
+                first.name = account.clone();
+                first.password = password.clone();
+            }
+            zstack::ZStack::new(env.clone(), options)?.router()
+        }
+        (Vendor::Lxca, credentials) => {
+            let mut options = lxca::Options {
+                transport: Transport::Http,
+                ..Default::default()
+            };
+            if let Some(Credentials::Lxca {
+                user,
+                password,
+                second,
+            }) = credentials
+            {
+                options.seed.users[0].name = user.clone();
+                options.seed.users[0].password = password.clone();
+                if let (Some((name, password)), Some(seed)) =
+                    (second, options.seed.users.get_mut(1))
+                {
+                    seed.name = name.clone();
+                    seed.password = password.clone();
+                }
+            }
+            lxca::Lxca::new(env.clone(), options)?.router()
+        }
+        (Vendor::IbmBackupRecovery, credentials) => {
+            let mut options = ibm::Options::default();
+            if let Some(Credentials::Ibm {
+                api_key, tenant, ..
+            }) = credentials
+            {
+                options.api_key = Some(api_key.clone());
+                options.tenant = Some(tenant.clone());
+            }
+            ibm::Ibm::new(env.clone(), options)?.router()
+        }
+    })
+}
+
 fn prepare(target: &Target) -> anyhow::Result<Prepared> {
     match &target.kind {
         TargetKind::Embedded => {
             let env = Environment::for_tests();
-            let router = match target.vendor {
-                Vendor::ZStack => {
-                    emulators::zstack::ZStack::new(env.clone(), Default::default())?.router()
-                }
-                Vendor::Lxca => emulators::lxca::Lxca::new(
-                    env.clone(),
-                    emulators::lxca::Options {
-                        transport: Transport::Http,
-                        ..Default::default()
-                    },
-                )?
-                .router(),
-                Vendor::IbmBackupRecovery => {
-                    emulators::ibm::Ibm::new(env.clone(), Default::default())?.router()
-                }
-            };
+            let router = embedded_router(target, &env)?;
             Ok(Prepared {
                 upstream: Upstream::Router(router),
                 emulator: Some(EmulatorHandle {
@@ -376,7 +439,7 @@ async fn run_target(
             continue;
         }
         if options.progress {
-            eprintln!("[{}] {}/{} {}", vendor.name(), i + 1, total, scenario.name);
+            eprintln!("{}", progress_line(vendor.name(), i, total, scenario.name));
         }
         log.set_scenario(scenario.name);
         let mut ctx = Ctx {
@@ -388,6 +451,11 @@ async fn run_target(
             emulator: prepared.emulator.clone(),
             pace: prepared.pace.clone(),
             job_deadline: prepared.job_deadline,
+            poll_interval: if matches!(target.kind, TargetKind::Live { .. }) {
+                options.poll_interval
+            } else {
+                None
+            },
             spec: spec.clone(),
             log: log.clone(),
             start: log.len(),
@@ -509,11 +577,13 @@ async fn run_target(
             .map(|e| redactor.redact_exchange(&spec, e))
             .collect(),
     };
+    let unredacted = exchanges;
     Ok(TargetOutcome {
         info,
         results,
         warnings: analysis.warnings,
         shapes: analysis.shapes,
         recording,
+        unredacted,
     })
 }

@@ -18,14 +18,17 @@ use super::spec::ApiSpec;
 use crate::emulators::Vendor;
 use crate::faults::{FaultRule, Faults};
 
+/// A refusal: the status, and a text its body must hold (the vendor's error code).
+type Refusal = (u16, Option<&'static str>);
+
 /// How a vendor refuses a request without credentials and one with invalid credentials.
-fn refusals(vendor: Vendor) -> (u16, u16) {
+fn refusals(vendor: Vendor) -> (Refusal, Refusal) {
     match vendor {
         // The REST layer answers a missing `Authorization` in plain text; the API refuses an
         // unknown session with ID.1001.
-        Vendor::ZStack => (400, 503),
-        Vendor::Lxca => (401, 401),
-        Vendor::IbmBackupRecovery => (401, 401),
+        Vendor::ZStack => ((400, None), (503, Some("ID.1001"))),
+        Vendor::Lxca => ((401, None), (401, None)),
+        Vendor::IbmBackupRecovery => ((401, None), (401, None)),
     }
 }
 
@@ -213,22 +216,30 @@ pub async fn auth(
             let before = log.len();
             send(&http, origin, &request).await;
             let answer = log.since(before).into_iter().next();
-            let status = answer
-                .as_ref()
-                .and_then(|e| e.response.as_ref())
-                .map(|r| r.status);
+            let (expected, code) = expected;
+            let response = answer.as_ref().and_then(|e| e.response.as_ref());
+            let status = response.map(|r| r.status);
             let documented = status.is_some_and(|s| op.documents(s));
-            let ok = status == Some(expected) && documented;
+            let has_code = code.is_none_or(|c| {
+                response.is_some_and(|r| String::from_utf8_lossy(&r.body).contains(c))
+            });
+            let ok = status == Some(expected) && documented && has_code;
             let detail = match (status, &answer) {
                 (Some(s), Some(e)) => format!(
-                    "#{} {} {} → {s} (expected {expected}{})",
+                    "#{} {} {} → {s} (expected {expected}{}{}{})",
                     e.seq,
                     e.request.method,
                     e.request.path,
+                    code.map(|c| format!(" with {c}")).unwrap_or_default(),
                     if documented {
                         ""
                     } else {
-                        ", and it is not documented"
+                        "; it is not documented"
+                    },
+                    if has_code {
+                        ""
+                    } else {
+                        "; the body lacks the code"
                     }
                 ),
                 _ => "no answer".into(),

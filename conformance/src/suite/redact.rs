@@ -174,10 +174,8 @@ impl Redactor {
 
     fn learn_value(&self, spec: &ApiSpec, schema: Option<&Value>, value: &Value) {
         match value {
-            Value::String(s) => {
-                if schema.is_some_and(|sc| schema_walk::is_secret(spec, sc)) {
-                    self.learn(s);
-                }
+            Value::String(s) if schema.is_some_and(|sc| schema_walk::is_secret(spec, sc)) => {
+                self.learn(s);
             }
             Value::Array(items) => {
                 let item = schema.and_then(|s| schema_walk::items(spec, s));

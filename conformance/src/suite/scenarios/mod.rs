@@ -179,6 +179,8 @@ pub struct Ctx {
     pub pace: Pace,
     /// Polls give up after this much (virtual or real) time.
     pub job_deadline: Duration,
+    /// On a live target: the time between polls, whatever a scenario asks (`--poll-interval`).
+    pub poll_interval: Option<Duration>,
     pub(crate) spec: Arc<ApiSpec>,
     pub(crate) log: Arc<Log>,
     pub(crate) start: usize,
@@ -273,6 +275,7 @@ impl Ctx {
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
+        let interval = self.poll_interval.unwrap_or(interval);
         let mut waited = Duration::ZERO;
         loop {
             if let Some(done) = step().await {

@@ -1,0 +1,182 @@
+//! The suite against emulators served over real sockets, as it runs against an appliance
+//! (`--target vendor=URL`): TLS verified unless asked, read-only without mutations, and what a
+//! mutating run creates is gone at the end. The emulators run on the real clock with job times cut
+//! to fractions of a second, since a live run waits in real time.
+
+use conformance::emulators::{ibm, lxca, zstack, Environment, Vendor};
+use conformance::ids::IdMode;
+use conformance::serve::{serve, Server, Transport};
+use conformance::suite::report::{Outcome, Report};
+use conformance::suite::scenarios::Credentials;
+use conformance::suite::{run, Options, RunOutcome, Target, TargetKind};
+
+/// Serves `vendor`'s emulator with fast jobs on 127.0.0.1; returns the server and its base URL.
+async fn serve_fast(vendor: Vendor) -> (Server, String) {
+    let env = Environment::real(IdMode::Deterministic);
+    let (router, transport) = match vendor {
+        Vendor::ZStack => {
+            let mut options = zstack::Options::default();
+            options.seed.jobs.reconnect_secs = 0.2;
+            options.seed.jobs.delete_secs = 0.2;
+            (
+                zstack::ZStack::new(env, options).unwrap().router(),
+                Transport::Http,
+            )
+        }
+        Vendor::Lxca => {
+            let mut options = lxca::Options::default();
+            let jobs = &mut options.seed.jobs;
+            jobs.copy_secs = 0.2;
+            jobs.move_secs = 0.2;
+            jobs.push_secs = 0.4;
+            jobs.apply_secs = 0.2;
+            (
+                lxca::Lxca::new(env, options).unwrap().router(),
+                Transport::Https,
+            )
+        }
+        Vendor::IbmBackupRecovery => {
+            let mut options = ibm::Options::default();
+            let timing = &mut options.seed.timing;
+            // Long enough for the cancel scenario to find the run still going.
+            timing.run_accepted_secs = 0.5;
+            timing.run_duration_secs = 2.0;
+            timing.recovery_accepted_secs = 0.1;
+            timing.recovery_duration_secs = 0.3;
+            timing.upgrade_duration_secs = 0.3;
+            (
+                ibm::Ibm::new(env, options).unwrap().router(),
+                Transport::Https,
+            )
+        }
+    };
+    let server = serve(router, "127.0.0.1:0".parse().unwrap(), transport)
+        .await
+        .unwrap();
+    let url = server.url(vendor.base_path());
+    (server, url)
+}
+
+async fn live_run(
+    vendor: Vendor,
+    url: &str,
+    insecure: bool,
+    allow_mutations: bool,
+    run_id: &str,
+) -> RunOutcome {
+    run(Options {
+        targets: vec![Target {
+            vendor,
+            kind: TargetKind::Live {
+                url: url.to_string(),
+                insecure,
+            },
+            credentials: Some(Credentials::emulator(vendor)),
+        }],
+        allow_mutations,
+        run_id: run_id.into(),
+        poll_interval: Some(std::time::Duration::from_millis(100)),
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn failures(report: &Report) -> Vec<String> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .map(|r| format!("{} {} {}: {}", r.vendor, r.operation_id, r.check, r.detail))
+        .collect()
+}
+
+/// Operations a read-only run may send besides reads.
+const SAFE: &[&str] = &[
+    "LogInByAccount",
+    "CreateSession",
+    "DeleteSession",
+    "SearchObjects",
+    "SearchIndexedObjects",
+    "GetRestorePointsInTimeRange",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_live_run_sends_no_mutation_and_passes() {
+    for vendor in Vendor::ALL {
+        let (_server, url) = serve_fast(vendor).await;
+        let outcome = live_run(vendor, &url, true, false, "ro").await;
+        let report = &outcome.report;
+        assert!(
+            failures(report).is_empty(),
+            "{vendor:?}:\n{}",
+            failures(report).join("\n")
+        );
+        assert!(
+            report.results.iter().any(|r| r.outcome == Outcome::Pass),
+            "{vendor:?}"
+        );
+        let spec = conformance::suite::spec::ApiSpec::load(vendor).unwrap();
+        for e in &outcome.targets[0].unredacted {
+            let path = e
+                .request
+                .path
+                .strip_prefix(vendor.base_path())
+                .unwrap_or(&e.request.path);
+            let Some((op, _)) = spec.find(&e.request.method, path) else {
+                continue;
+            };
+            assert!(
+                op.read_only || SAFE.contains(&op.id.as_str()),
+                "{vendor:?}: a read-only run sent {} {}",
+                e.request.method,
+                e.request.path
+            );
+        }
+        // Mutating scenarios are reported as skipped, with the reason.
+        assert!(
+            report
+                .results
+                .iter()
+                .any(|r| r.outcome == Outcome::Skip && r.detail.contains("--allow-mutations")),
+            "{vendor:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_certificate_is_refused_unless_insecure() {
+    let (_server, url) = serve_fast(Vendor::Lxca).await;
+    let outcome = live_run(Vendor::Lxca, &url, false, false, "tls").await;
+    let all = failures(&outcome.report).join("\n");
+    assert!(!all.is_empty());
+    assert!(all.to_lowercase().contains("certificate"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutating_live_run_passes_and_leaves_nothing_behind() {
+    for vendor in Vendor::ALL {
+        let (server, url) = serve_fast(vendor).await;
+        let run_id = "cleanup1";
+        let outcome = live_run(vendor, &url, true, true, run_id).await;
+        assert!(
+            failures(&outcome.report).is_empty(),
+            "{vendor:?}:\n{}",
+            failures(&outcome.report).join("\n")
+        );
+        // Whatever the run created carried its run id; a read-only run afterwards lists nothing with it.
+        let after = live_run(vendor, &url, true, false, "check").await;
+        for e in &after.targets[0].unredacted {
+            if let Some(r) = &e.response {
+                let body = String::from_utf8_lossy(&r.body);
+                assert!(
+                    !body.contains(&format!("conformance-{run_id}")),
+                    "{vendor:?}: {} {} still lists what the run created: {body}",
+                    e.request.method,
+                    e.request.path
+                );
+            }
+        }
+        drop(server);
+    }
+}
