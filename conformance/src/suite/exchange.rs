@@ -105,6 +105,11 @@ impl Log {
         self.inner.lock().unwrap().scenario = scenario.to_string();
     }
 
+    /// The scenario now running.
+    pub fn scenario(&self) -> String {
+        self.inner.lock().unwrap().scenario.clone()
+    }
+
     pub fn push(
         &self,
         request: RecordedRequest,

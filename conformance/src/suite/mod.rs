@@ -79,7 +79,7 @@ pub struct Options {
     pub rate_limit: Option<f64>,
     /// On live targets, the time between polls of a job, overriding the scenarios' own.
     pub poll_interval: Option<Duration>,
-        /// Only scenarios whose name contains this.
+    /// Only scenarios whose name contains this.
     pub only: Option<String>,
     /// Progress lines on stderr.
     pub progress: bool,
@@ -295,17 +295,20 @@ fn prepare(target: &Target) -> anyhow::Result<Prepared> {
         }
         TargetKind::Replay(recording) => Ok(Prepared {
             upstream: Upstream::Replay(Arc::new(tap::Replay::new(
-                recording
-                    .exchanges
-                    .iter()
-                    .filter_map(|e| e.response.clone().map(|r| (e.request.clone(), r))),
+                recording.exchanges.iter().filter_map(|e| {
+                    e.response
+                        .clone()
+                        .map(|r| (e.scenario.clone(), e.request.clone(), r))
+                }),
             ))),
             emulator: None,
             pace: Pace::Instant,
             live: true,
             description: format!("replay of {}", recording.header.target),
             base_path: recording.header.base_path.clone(),
-            job_deadline: Duration::from_secs(60),
+            // Nothing waits on a replay, and a recorded job may have needed many polls; a job whose
+            // recording never ends gives up after this many intervals' worth of instant polls.
+            job_deadline: Duration::from_secs(6 * 3600),
         }),
     }
 }
@@ -541,7 +544,11 @@ async fn run_target(
     let may_send =
         |op: &spec::Operation| mutations || op.read_only || safe_without_mutations(vendor, &op.id);
     if !cancelled {
-        results.extend(probes::auth(&spec, &log, &tap.origin, may_send).await);
+        let recorded = match &target.kind {
+            TargetKind::Replay(recording) => Some(recording.exchanges.as_slice()),
+            _ => None,
+        };
+        results.extend(probes::auth(&spec, &log, &tap.origin, may_send, recorded).await);
         if let Some(emulator) = &prepared.emulator {
             probes::faults(&spec, &log, &tap.origin, &emulator.faults).await;
         }

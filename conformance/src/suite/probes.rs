@@ -142,12 +142,15 @@ async fn send(http: &reqwest::Client, origin: &str, request: &RecordedRequest) {
 }
 
 /// Runs the auth probes; `may_send(operation)` says whether the run may send that operation's
-/// request (a read-only live run may not re-send a mutation). Returns the checks' results.
+/// request (a read-only live run may not re-send a mutation). On a replay, `recorded` holds the
+/// recording's exchanges: the probes it recorded are sent again as they were (their credentials
+/// are redacted, so they cannot be derived again). Returns the checks' results.
 pub async fn auth(
     spec: &ApiSpec,
     log: &Arc<Log>,
     origin: &str,
     may_send: impl Fn(&super::spec::Operation) -> bool,
+    recorded: Option<&[Exchange]>,
 ) -> Vec<CheckResult> {
     let vendor = spec.vendor;
     let (missing_status, invalid_status) = refusals(vendor);
@@ -187,7 +190,29 @@ pub async fn auth(
             }
             continue;
         }
-        if !has_credentials(&sample.request) {
+        let replayed: Option<Vec<&RecordedRequest>> = recorded.map(|exchanges| {
+            exchanges
+                .iter()
+                .filter(|e| {
+                    e.scenario == "auth"
+                        && spec
+                            .find(&e.request.method, &relative_path(spec, &e.request.path))
+                            .is_some_and(|(o, _)| o.id == op.id)
+                })
+                .map(|e| &e.request)
+                .collect()
+        });
+        if replayed.as_ref().is_some_and(|r| r.len() < 2) {
+            for check in ["auth-missing", "auth-invalid"] {
+                results.push(result(
+                    check,
+                    Outcome::Skip,
+                    "the recording has no probe of this operation".into(),
+                ));
+            }
+            continue;
+        }
+        if replayed.is_none() && !has_credentials(&sample.request) {
             for check in ["auth-missing", "auth-invalid"] {
                 results.push(result(
                     check,
@@ -201,17 +226,16 @@ pub async fn auth(
             }
             continue;
         }
-        for (check, request, expected) in [
-            (
-                "auth-missing",
+        let (missing, invalid) = match &replayed {
+            Some(r) => (r[0].clone(), r[1].clone()),
+            None => (
                 without_credentials(&sample.request),
-                missing_status,
-            ),
-            (
-                "auth-invalid",
                 with_invalid_credentials(&sample.request),
-                invalid_status,
             ),
+        };
+        for (check, request, expected) in [
+            ("auth-missing", missing, missing_status),
+            ("auth-invalid", invalid, invalid_status),
         ] {
             let before = log.len();
             send(&http, origin, &request).await;

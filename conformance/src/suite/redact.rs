@@ -17,7 +17,9 @@ use super::exchange::{Exchange, RecordedRequest, RecordedResponse};
 use super::schema_walk;
 use super::spec::{media_type, ApiSpec};
 
-/// What replaces a secret.
+/// What replaces a secret the run did not learn; a learned one becomes `[redacted:N]`, the same
+/// `N` wherever it appears, so a reader (or a replay) can still tell two tokens apart and see one
+/// session used twice, without seeing any of them.
 pub const REDACTED: &str = "[redacted]";
 
 /// Headers whose values are credentials.
@@ -198,19 +200,28 @@ impl Redactor {
         }
     }
 
-    /// `text` with every learned secret replaced.
+    /// `text` with every learned secret replaced by its placeholder.
     pub fn scrub(&self, text: &str) -> String {
         let secrets = self.secrets.read().unwrap();
         let mut out = text.to_string();
         // Longest first, so that a secret containing another is replaced whole.
-        let mut ordered: Vec<&String> = secrets.iter().collect();
-        ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in ordered {
+        let mut ordered: Vec<(usize, &String)> = secrets.iter().enumerate().collect();
+        ordered.sort_by_key(|(_, s)| std::cmp::Reverse(s.len()));
+        for (i, secret) in ordered {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
+                out = out.replace(secret.as_str(), &format!("[redacted:{}]", i + 1));
             }
         }
         out
+    }
+
+    /// The placeholder for a value in a secret place: its own when the run learned it.
+    fn mask(&self, value: &str) -> String {
+        let secrets = self.secrets.read().unwrap();
+        match secrets.iter().position(|s| s == value.trim()) {
+            Some(i) => format!("[redacted:{}]", i + 1),
+            None => REDACTED.to_string(),
+        }
     }
 
     /// An exchange fit to be written: credential headers and secret members replaced, then every
@@ -253,13 +264,13 @@ impl Redactor {
                 let lower = name.to_ascii_lowercase();
                 let value = if lower == "authorization" || lower == "proxy-authorization" {
                     match value.split_once(' ') {
-                        Some((scheme, _)) => format!("{scheme} {REDACTED}"),
-                        None => REDACTED.to_string(),
+                        Some((scheme, credential)) => format!("{scheme} {}", self.mask(credential)),
+                        None => self.mask(value),
                     }
                 } else if lower == "set-cookie" || lower == "cookie" {
-                    redact_cookies(value)
+                    self.redact_cookies(value)
                 } else if SECRET_HEADERS.contains(&lower.as_str()) {
-                    REDACTED.to_string()
+                    self.mask(value)
                 } else {
                     self.scrub(value)
                 };
@@ -272,7 +283,7 @@ impl Redactor {
         let media = media_type(content_type).to_ascii_lowercase();
         if media.contains("json") {
             if let Ok(mut value) = serde_json::from_slice::<Value>(body) {
-                redact_named(&mut value);
+                self.redact_named(&mut value);
                 let text = serde_json::to_string(&value).unwrap_or_default();
                 return Bytes::from(self.scrub(&text));
             }
@@ -285,43 +296,52 @@ impl Redactor {
     }
 }
 
-/// `JSESSIONID=abc; Path=/; Secure` → `JSESSIONID=[redacted]; Path=/; Secure`.
-fn redact_cookies(value: &str) -> String {
-    value
-        .split(';')
-        .enumerate()
-        .map(|(i, part)| {
-            let trimmed = part.trim();
-            let is_attribute = i > 0 && {
-                let name = trimmed.split('=').next().unwrap_or("").to_ascii_lowercase();
-                matches!(
-                    name.as_str(),
-                    "path" | "domain" | "expires" | "max-age" | "secure" | "httponly" | "samesite"
-                )
-            };
-            match trimmed.split_once('=') {
-                Some((name, _)) if !is_attribute => format!("{name}={REDACTED}"),
-                _ => trimmed.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+impl Redactor {
+    /// `JSESSIONID=abc; Path=/; Secure` → `JSESSIONID=[redacted:N]; Path=/; Secure`.
+    fn redact_cookies(&self, value: &str) -> String {
+        value
+            .split(';')
+            .enumerate()
+            .map(|(i, part)| {
+                let trimmed = part.trim();
+                let is_attribute = i > 0 && {
+                    let name = trimmed.split('=').next().unwrap_or("").to_ascii_lowercase();
+                    matches!(
+                        name.as_str(),
+                        "path"
+                            | "domain"
+                            | "expires"
+                            | "max-age"
+                            | "secure"
+                            | "httponly"
+                            | "samesite"
+                    )
+                };
+                match trimmed.split_once('=') {
+                    Some((name, v)) if !is_attribute => format!("{name}={}", self.mask(v)),
+                    _ => trimmed.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 
-/// Members with secret names, replaced wherever they are.
-fn redact_named(value: &mut Value) {
-    match value {
-        Value::Object(members) => {
-            for (k, v) in members.iter_mut() {
-                if secret_name(k) && v.is_string() {
-                    *v = Value::String(REDACTED.into());
-                } else {
-                    redact_named(v);
+    /// Members with secret names, replaced wherever they are.
+    fn redact_named(&self, value: &mut Value) {
+        match value {
+            Value::Object(members) => {
+                for (k, v) in members.iter_mut() {
+                    match v {
+                        Value::String(text) if secret_name(k) => {
+                            *v = Value::String(self.mask(text))
+                        }
+                        _ => self.redact_named(v),
+                    }
                 }
             }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_named(v)),
+            _ => {}
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_named),
-        _ => {}
     }
 }
 
@@ -341,16 +361,18 @@ mod tests {
         let r = Redactor::default();
         r.learn_header("Authorization", "Basic VVNFUklEOlBBU1NXMFJE");
         r.learn_header("Set-Cookie", "JSESSIONID=0123456789abcdef; Path=/; Secure");
+        // Sorted: "0123456789abcdef" (1), "PASSW0RD" (2), "VVNFUklEOlBBU1NXMFJE" (3).
         assert_eq!(
-            r.scrub("pw PASSW0RD sid 0123456789abcdef"),
-            "pw [redacted] sid [redacted]"
+            r.scrub("pw PASSW0RD sid 0123456789abcdef, again 0123456789abcdef"),
+            "pw [redacted:2] sid [redacted:1], again [redacted:1]"
         );
         assert_eq!(
-            redact_cookies("JSESSIONID=0123456789abcdef; Path=/; Secure"),
-            "JSESSIONID=[redacted]; Path=/; Secure"
+            r.redact_cookies("JSESSIONID=0123456789abcdef; Path=/; Secure"),
+            "JSESSIONID=[redacted:1]; Path=/; Secure"
         );
+        assert_eq!(r.redact_cookies("csrf=unknown-value"), "csrf=[redacted]");
         let mut v = serde_json::json!({"a": {"access_token": "xyz", "name": "n"}});
-        redact_named(&mut v);
+        r.redact_named(&mut v);
         assert_eq!(v["a"]["access_token"], REDACTED);
         assert_eq!(v["a"]["name"], "n");
     }

@@ -155,7 +155,7 @@ async fn forward(State(state): State<Arc<TapState>>, request: Request) -> Respon
             tokio::time::sleep(wait).await;
         }
     }
-    let answer = send(&state.upstream, &recorded).await;
+    let answer = send(&state.upstream, &recorded, &state.log.scenario()).await;
     let elapsed = started.elapsed();
     match answer {
         Ok(response) => {
@@ -198,10 +198,11 @@ fn plain(status: StatusCode, text: &str) -> Response {
         .unwrap()
 }
 
-/// Sends `request` to the target, returning its whole answer.
+/// Sends `request`, which `scenario` made, to the target, returning its whole answer.
 pub async fn send(
     upstream: &Upstream,
     request: &RecordedRequest,
+    scenario: &str,
 ) -> Result<RecordedResponse, String> {
     match upstream {
         Upstream::Router(router) => {
@@ -266,7 +267,7 @@ pub async fn send(
                 body,
             })
         }
-        Upstream::Replay(replay) => Ok(replay.answer(request)),
+        Upstream::Replay(replay) => Ok(replay.answer(scenario, request)),
     }
 }
 
@@ -293,27 +294,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A recording served as a target: the n-th request for a method, path and query gets the
-/// n-th answer recorded for it (the last one again once they run out).
+/// A recording served as a target: the n-th request a scenario sends for a method, path and query
+/// gets the n-th answer recorded for that scenario and request (the last one again once they run
+/// out). Keying by scenario keeps the auth probes' refusals apart from the scenarios' successes:
+/// credentials are redacted in recordings, so requests cannot be told apart by them.
 #[derive(Debug, Default)]
 pub struct Replay {
     answers: Mutex<HashMap<String, (Vec<RecordedResponse>, usize)>>,
 }
 
 impl Replay {
-    pub fn new(exchanges: impl IntoIterator<Item = (RecordedRequest, RecordedResponse)>) -> Replay {
+    pub fn new(
+        exchanges: impl IntoIterator<Item = (String, RecordedRequest, RecordedResponse)>,
+    ) -> Replay {
         let mut answers: HashMap<String, (Vec<RecordedResponse>, usize)> = HashMap::new();
-        for (request, response) in exchanges {
-            answers.entry(key(&request)).or_default().0.push(response);
+        for (scenario, request, response) in exchanges {
+            answers
+                .entry(key(&scenario, &request))
+                .or_default()
+                .0
+                .push(response);
         }
         Replay {
             answers: Mutex::new(answers),
         }
     }
 
-    fn answer(&self, request: &RecordedRequest) -> RecordedResponse {
+    fn answer(&self, scenario: &str, request: &RecordedRequest) -> RecordedResponse {
         let mut answers = self.answers.lock().unwrap();
-        match answers.get_mut(&key(request)) {
+        match answers.get_mut(&key(scenario, request)) {
             Some((list, next)) if !list.is_empty() => {
                 let i = (*next).min(list.len() - 1);
                 *next += 1;
@@ -334,6 +343,9 @@ impl Replay {
     }
 }
 
-fn key(request: &RecordedRequest) -> String {
-    format!("{} {}?{}", request.method, request.path, request.query)
+fn key(scenario: &str, request: &RecordedRequest) -> String {
+    format!(
+        "{scenario} {} {}?{}",
+        request.method, request.path, request.query
+    )
 }

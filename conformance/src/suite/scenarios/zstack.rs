@@ -71,6 +71,13 @@ pub fn scenarios() -> Vec<Scenario> {
             run: |ctx| Box::pin(job_expiry_and_uuid(ctx)),
         },
         Scenario {
+            name: "deadline-passes",
+            operations: &["ReconnectBackupStorage", "GetApiJob"],
+            mutates: true,
+            emulator_only: false,
+            run: |ctx| Box::pin(deadline_passes(ctx)),
+        },
+        Scenario {
             name: "job-fails-midway",
             operations: &["ReconnectBackupStorage", "GetApiJob"],
             mutates: true,
@@ -612,6 +619,54 @@ async fn job_fails_midway(ctx: &mut Ctx) -> Result<()> {
         "GetApiJob",
         "a job that fails midway answers 503 with the error envelope",
         status == 503 && body.pointer("/error/code").is_some(),
+        format!("{status}: {body}"),
+    );
+    Ok(())
+}
+
+/// A client that stops waiting before the job ends gets a deadline error naming the last state,
+/// and the job goes on: it still ends, and the storage is Connected.
+async fn deadline_passes(ctx: &mut Ctx) -> Result<()> {
+    let client = client(ctx)?;
+    let all = storages(&client).await?;
+    let uuid = all
+        .iter()
+        .find(|s| s["status"] == "Connected")
+        .and_then(|s| s["uuid"].as_str())
+        .context("no Connected storage")?
+        .to_string();
+    let started = client
+        .reconnect_backup_storage(&uuid, &reconnect_body(), &Default::default())
+        .await
+        .map_err(|e| anyhow!("reconnect: {e}"))?;
+    let handle = Client::reconnect_backup_storage_job_handle(&started)
+        .context("the 202 carries the job's location")?;
+    // On the emulator nothing moves the clock while the client waits, so the job is still running
+    // when this short deadline passes; an appliance's reconnect takes seconds.
+    let wait = codegen_runtime::WaitOptions {
+        interval: Duration::from_millis(20),
+        deadline: Duration::from_millis(60),
+    };
+    let waited = client
+        .wait_for_reconnect_backup_storage(&handle, &wait)
+        .await;
+    let deadline = matches!(
+        &waited,
+        Err(codegen_runtime::WaitError::Job(
+            codegen_runtime::JobError::DeadlinePassed { .. }
+        ))
+    );
+    ctx.check(
+        "ReconnectBackupStorage",
+        "waiting past the deadline is a DeadlinePassed error, not a failure",
+        deadline,
+        format!("{waited:?}"),
+    );
+    let (status, body) = follow(ctx, &client, &handle).await?;
+    ctx.check(
+        "GetApiJob",
+        "the job goes on after the client gave up, and succeeds",
+        status == 200,
         format!("{status}: {body}"),
     );
     Ok(())
