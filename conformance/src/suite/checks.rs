@@ -326,13 +326,16 @@ pub fn compare_shapes(
             continue;
         };
         let known = &snapshot[op.as_str()];
-        let set = |v: &Value| -> BTreeSet<String> {
-            v.as_array().into_iter().flatten().map(canonical).collect()
+        let unfit = |seen: &Value, known: &Value| -> Vec<String> {
+            let known: Vec<&Value> = known.as_array().into_iter().flatten().collect();
+            seen.as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| !known.iter().any(|k| fits(s, k)))
+                .map(canonical)
+                .collect()
         };
-        let missing: Vec<String> = set(&seen["requests"])
-            .difference(&set(&known["requests"]))
-            .cloned()
-            .collect();
+        let missing = unfit(&seen["requests"], &known["requests"]);
         results.push(if missing.is_empty() {
             result("request-shape", Outcome::Pass, String::new())
         } else {
@@ -347,7 +350,7 @@ pub fn compare_shapes(
         });
         let mut missing = Vec::new();
         for (status, shapes) in seen["responses"].as_object().into_iter().flatten() {
-            for s in set(shapes).difference(&set(&known["responses"][status.as_str()])) {
+            for s in unfit(shapes, &known["responses"][status.as_str()]) {
                 missing.push(format!("{status}: {s}"));
             }
         }
@@ -367,6 +370,24 @@ pub fn compare_shapes(
     results
 }
 
+/// Whether a shape seen fits one of the snapshot: the same members with fitting shapes, and
+/// arrays whose every item fits an item shape of the snapshot's array. An empty array fits any
+/// array, and an array with fewer kinds of items fits one with more: what an appliance holds
+/// decides which items it lists, not the API.
+pub fn fits(seen: &Value, known: &Value) -> bool {
+    match (seen, known) {
+        (Value::Object(s), Value::Object(k)) => {
+            s.len() == k.len()
+                && s.iter()
+                    .all(|(key, v)| k.get(key).is_some_and(|kv| fits(v, kv)))
+        }
+        (Value::Array(s), Value::Array(k)) => {
+            s.iter().all(|item| k.iter().any(|known| fits(item, known)))
+        }
+        (s, k) => s == k,
+    }
+}
+
 fn pretty_all(shapes: &[String]) -> String {
     shapes
         .iter()
@@ -378,4 +399,50 @@ fn pretty_all(shapes: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn shapes_fit_when_an_appliance_lists_fewer_kinds_of_items() {
+        let known = json!({"items": [{"id": "<string>"}, {"id": "<string>", "size": "<integer>"}], "state": "Running"});
+        assert!(fits(&json!({"items": [], "state": "Running"}), &known));
+        assert!(fits(
+            &json!({"items": [{"id": "<string>"}], "state": "Running"}),
+            &known
+        ));
+        assert!(!fits(
+            &json!({"items": [{"id": "<integer>"}], "state": "Running"}),
+            &known
+        ));
+        assert!(
+            !fits(&json!({"items": [], "state": "Done"}), &known),
+            "enum values are part of the shape"
+        );
+        assert!(!fits(
+            &json!({"items": [], "state": "Running", "extra": 1}),
+            &known
+        ));
+        assert!(
+            !fits(&json!({"items": []}), &known),
+            "a missing member is a different shape"
+        );
+        let seen = json!({"GetX": {"requests": [{"method": "GET"}], "responses": {"200": [{"items": []}]}}});
+        let snapshot = json!({"GetX": {"requests": [{"method": "GET"}], "responses": {"200": [{"items": [{"id": "<string>"}]}]}}});
+        let results = compare_shapes("v", &seen, Some(&snapshot));
+        assert!(
+            results.iter().all(|r| r.outcome == Outcome::Pass),
+            "{results:?}"
+        );
+        let other = json!({"GetX": {"requests": [{"method": "POST"}], "responses": {"201": [{}]}}});
+        let results = compare_shapes("v", &other, Some(&snapshot));
+        assert!(
+            results.iter().all(|r| r.outcome == Outcome::Fail),
+            "{results:?}"
+        );
+    }
 }

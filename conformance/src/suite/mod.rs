@@ -332,6 +332,7 @@ async fn run_target(
         .credentials
         .clone()
         .unwrap_or_else(|| Credentials::emulator(vendor));
+    redactor.ignore_words(&spec.doc);
     for secret in credentials.secrets() {
         redactor.learn(&secret);
     }
@@ -450,10 +451,14 @@ async fn run_target(
             base_url: format!("{}{}", tap.origin, prepared.base_path),
             origin: tap.origin.clone(),
             credentials: credentials.clone(),
-            run_id: options.run_id.clone(),
+            run_id: match &target.kind {
+                TargetKind::Replay(r) if !r.header.run_id.is_empty() => r.header.run_id.clone(),
+                _ => options.run_id.clone(),
+            },
             emulator: prepared.emulator.clone(),
             pace: prepared.pace.clone(),
             job_deadline: prepared.job_deadline,
+            insecure: matches!(target.kind, TargetKind::Live { insecure: true, .. }),
             poll_interval: if matches!(target.kind, TargetKind::Live { .. }) {
                 options.poll_interval
             } else {
@@ -578,6 +583,10 @@ async fn run_target(
             target: prepared.description.clone(),
             mutations,
             base_path: prepared.base_path.clone(),
+            run_id: match &target.kind {
+                TargetKind::Replay(r) => r.header.run_id.clone(),
+                _ => options.run_id.clone(),
+            },
         },
         exchanges: exchanges
             .iter()

@@ -13,6 +13,10 @@ pub struct RecordingHeader {
     pub mutations: bool,
     /// The base path the API was served under.
     pub base_path: String,
+    /// The run id the recorded run named what it created with; a replay uses it again so that
+    /// its scenarios look for the same names.
+    #[serde(default)]
+    pub run_id: String,
 }
 
 #[derive(Debug, Clone)]

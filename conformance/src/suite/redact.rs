@@ -63,13 +63,17 @@ fn secret_name(name: &str) -> bool {
 #[derive(Default)]
 pub struct Redactor {
     secrets: RwLock<BTreeSet<String>>,
+    /// Words the specs use as member names and enum values: a "secret" equal to one (a seed's
+    /// ssh password `password`) would otherwise blank out every member of that name.
+    words: RwLock<BTreeSet<String>>,
 }
 
 impl Redactor {
-    /// Remembers `value` as a secret (short values are ignored: they would match everywhere).
+    /// Remembers `value` as a secret (short values and the specs' own words are ignored: they
+    /// would match everywhere).
     pub fn learn(&self, value: &str) {
         let value = value.trim();
-        if value.len() < 6 {
+        if value.len() < 6 || self.words.read().unwrap().contains(value) {
             return;
         }
         let mut secrets = self.secrets.write().unwrap();
@@ -78,6 +82,37 @@ impl Redactor {
         if encoded != value {
             secrets.insert(encoded);
         }
+    }
+
+    /// Notes the member names and enum values of a spec as words, never secrets.
+    pub fn ignore_words(&self, doc: &Value) {
+        fn walk(v: &Value, words: &mut BTreeSet<String>) {
+            match v {
+                Value::Object(members) => {
+                    for (k, v) in members {
+                        if k == "properties" {
+                            if let Value::Object(p) = v {
+                                words.extend(p.keys().cloned());
+                            }
+                        }
+                        if k == "enum" {
+                            if let Value::Array(values) = v {
+                                words.extend(
+                                    values.iter().filter_map(|e| e.as_str().map(str::to_string)),
+                                );
+                            }
+                        }
+                        walk(v, words);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(i, words)),
+                _ => {}
+            }
+        }
+        let mut words = self.words.write().unwrap();
+        walk(doc, &mut words);
+        let mut secrets = self.secrets.write().unwrap();
+        secrets.retain(|s| !words.contains(s));
     }
 
     /// Learns the secrets of one exchange: credentials in its headers, and values the spec or

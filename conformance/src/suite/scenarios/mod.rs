@@ -179,6 +179,8 @@ pub struct Ctx {
     pub pace: Pace,
     /// Polls give up after this much (virtual or real) time.
     pub job_deadline: Duration,
+    /// `--insecure`: also for what a client reaches directly, not through the tap (IBM's IAM).
+    pub insecure: bool,
     /// On a live target: the time between polls, whatever a scenario asks (`--poll-interval`).
     pub poll_interval: Option<Duration>,
     pub(crate) spec: Arc<ApiSpec>,
@@ -195,6 +197,7 @@ impl Ctx {
         ClientBuilder::new(&self.base_url)
             .retry(RetryPolicy::none())
             .timeout(Duration::from_secs(60))
+            .danger_accept_invalid_certs(self.insecure)
     }
 
     /// A name for something the run creates.
