@@ -283,8 +283,19 @@ fn prepare(target: &Target) -> anyhow::Result<Prepared> {
                 .timeout(Duration::from_secs(120))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?;
+            // IBM's IAM goes through the tap too, so that its exchanges are recorded.
+            let elsewhere = match &target.credentials {
+                Some(Credentials::Ibm {
+                    iam_url: Some(iam), ..
+                }) => vec![(emulators::ibm::TOKEN_PATH.to_string(), iam.clone())],
+                _ => Vec::new(),
+            };
             Ok(Prepared {
-                upstream: Upstream::Remote { origin, client },
+                upstream: Upstream::Remote {
+                    origin,
+                    client,
+                    elsewhere,
+                },
                 emulator: None,
                 pace: Pace::Real,
                 live: true,
@@ -382,9 +393,9 @@ async fn run_target(
     .await?;
     let mut credentials = credentials;
     if let Credentials::Ibm { iam_url, .. } = &mut credentials {
-        if iam_url.is_none() {
-            *iam_url = Some(format!("{}{}", tap.origin, emulators::ibm::TOKEN_PATH));
-        }
+        // Through the tap: the emulator serves IAM itself; a live target's IAM URL is where the
+        // tap sends it (see `prepare`); a replay answers from the recording.
+        *iam_url = Some(format!("{}{}", tap.origin, emulators::ibm::TOKEN_PATH));
     }
     let info = TargetInfo {
         vendor: vendor.name().into(),

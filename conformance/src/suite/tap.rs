@@ -32,10 +32,13 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub enum Upstream {
     /// The embedded emulator's application, called in-process.
     Router(axum::Router),
-    /// A live appliance at `origin` (`https://host:port`).
+    /// A live appliance at `origin` (`https://host:port`). Requests for a path in `elsewhere`
+    /// go to the URL given there instead (IBM's IAM token endpoint lives on another host), so
+    /// that they are recorded and replayed like the rest.
     Remote {
         origin: String,
         client: reqwest::Client,
+        elsewhere: Vec<(String, String)>,
     },
     /// A recording.
     Replay(Arc<Replay>),
@@ -235,11 +238,19 @@ pub async fn send(
                 body,
             })
         }
-        Upstream::Remote { origin, client } => {
+        Upstream::Remote {
+            origin,
+            client,
+            elsewhere,
+        } => {
+            let base = match elsewhere.iter().find(|(path, _)| *path == request.path) {
+                Some((_, url)) => url.clone(),
+                None => format!("{origin}{}", request.path),
+            };
             let url = if request.query.is_empty() {
-                format!("{origin}{}", request.path)
+                base
             } else {
-                format!("{origin}{}?{}", request.path, request.query)
+                format!("{base}?{}", request.query)
             };
             let method = reqwest::Method::from_bytes(request.method.as_bytes())
                 .map_err(|e| e.to_string())?;

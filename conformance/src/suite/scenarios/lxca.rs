@@ -158,6 +158,13 @@ pub fn scenarios() -> Vec<Scenario> {
             run: |ctx| Box::pin(push_cancelled(ctx)),
         },
         Scenario {
+            name: "push-cancelled-by-action",
+            operations: &["ManageBackup", "GetJob", "GetBackups"],
+            mutates: true,
+            emulator_only: true,
+            run: |ctx| Box::pin(push_cancelled_by_action(ctx)),
+        },
+        Scenario {
             name: "import-backup",
             operations: &["ImportBackup", "GetBackups"],
             mutates: true,
@@ -1520,6 +1527,72 @@ async fn push_cancelled(ctx: &mut Ctx) -> Result<()> {
         "a cancelled job stays cancelled",
         later == "Cancelled",
         &later,
+    );
+    Ok(())
+}
+
+/// The documented way to stop a push: ManageBackup with `action=cancel`, which names no job and
+/// answers no `jobId`.
+async fn push_cancelled_by_action(ctx: &mut Ctx) -> Result<()> {
+    let (user, _) = user(ctx);
+    let client = session(ctx)?;
+    let before = backups(ctx, &client).await?;
+    let uuid = uuid_of(before.first().context("no backup")?);
+    let id = start_backup(
+        ctx,
+        &client,
+        json!({"action": "start", "destination": REACHABLE, "operation": "push", "uuid": uuid}),
+        "a push to a reachable appliance",
+    )
+    .await?;
+    cancel_when_done(ctx, &client, &id);
+    ctx.pace.advance(Duration::from_secs(10)).await;
+    let now = state_of(&client, &id).await;
+    ctx.check("GetJob", "the push runs", now == "Running", &now);
+    let _ = client
+        .manage_backup(&body(json!({"action": "cancel", "operation": "push"}))?)
+        .await;
+    if ctx.expect_status(
+        "ManageBackup",
+        "action=cancel while a push runs is accepted",
+        200,
+    ) {
+        let (_, reply) = answer(ctx, "ManageBackup");
+        ctx.check(
+            "ManageBackup",
+            "the cancel's answer is a success without jobId",
+            reply["result"] == "success" && reply.get("jobId").is_none_or(Value::is_null),
+            &reply,
+        );
+    }
+    let end = follow(ctx, &client, &id).await?;
+    ctx.check(
+        "ManageBackup",
+        "the push cancelled by action=cancel ends Cancelled",
+        end == "Cancelled",
+        &end,
+    );
+    let (_, job) = answer(ctx, "GetJob");
+    ctx.check(
+        "GetJob",
+        "cancelledBy names the user",
+        job["cancelledBy"] == user.as_str(),
+        &job["cancelledBy"],
+    );
+    let _ = client
+        .manage_backup(&body(json!({"action": "cancel", "operation": "push"}))?)
+        .await;
+    ctx.expect_status(
+        "ManageBackup",
+        "a second action=cancel, with the push cancelled, is a 400",
+        400,
+    );
+    let after = backups(ctx, &client).await?;
+    ctx.check(
+        "ManageBackup",
+        "a cancelled push leaves the backups alone",
+        after == before,
+        format!("{} before, {} after", before.len(), after.len()),
     );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Runs of protection groups: a run from Accepted to Succeeded with its snapshots and restore
-//! points, run updates (207), run actions (cancel, and the transitions the API refuses), and a run
-//! that fails.
+//! points, run updates (207), run actions (cancel, pause and resume, and the transitions the API
+//! refuses), and a run that fails.
 
 use anyhow::{anyhow, Context as _, Result};
 use ibm_backup_recovery::client as api;
@@ -8,9 +8,9 @@ use ibm_backup_recovery::Client;
 use serde_json::{json, Value};
 
 use super::{
-    body, client, create_group, create_policy, duplicate, failed, follow, follow_run, invalid,
-    json_of, not_found, physical_objects, protected_run, run_state, snapshots_of, strings, Ctx,
-    Scenario, RUN_TERMINAL, UNKNOWN_ID, UNKNOWN_NUMBER, UNKNOWN_RUN,
+    body, client, create_group, create_policy, duplicate, failed, follow, follow_run, interval,
+    invalid, json_of, not_found, physical_objects, protected_run, run_state, snapshots_of, strings,
+    Ctx, Scenario, RUN_TERMINAL, UNKNOWN_ID, UNKNOWN_NUMBER, UNKNOWN_RUN,
 };
 use crate::faults::FaultRule;
 
@@ -51,6 +51,18 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             mutates: true,
             emulator_only: false,
             run: |ctx| Box::pin(run_cancel(ctx)),
+        },
+        Scenario {
+            name: "run-pause-resume",
+            operations: &[
+                "PerformActionOnProtectionGroupRun",
+                "CreateProtectionGroupRun",
+                "GetProtectionGroupRuns",
+                "GetObjectSnapshots",
+            ],
+            mutates: true,
+            emulator_only: false,
+            run: |ctx| Box::pin(run_pause_resume(ctx)),
         },
         Scenario {
             name: "run-fails",
@@ -498,6 +510,145 @@ async fn run_cancel(ctx: &mut Ctx) -> Result<()> {
         ctx,
         "PerformActionOnProtectionGroupRun",
         "cancelling a cancelled run answers 400",
+    );
+    Ok(())
+}
+
+/// The run ids an action's answer echoes in `<action>Params`.
+fn echoed(answer: &Value, name: &str) -> Vec<String> {
+    strings(answer, &format!("/{}Params", name.to_lowercase()), "/runId")
+}
+
+async fn run_pause_resume(ctx: &mut Ctx) -> Result<()> {
+    let client = client(ctx)?;
+    let object = physical_objects(&client, 1).await?[0]["id"]
+        .as_i64()
+        .context("an object id")?;
+    let policy_name = ctx.name("pause-policy");
+    let policy = create_policy(ctx, &client, &policy_name).await?;
+    let group_name = ctx.name("pause-group");
+    let group = create_group(ctx, &client, &group_name, &policy, &[object]).await?;
+    client
+        .create_protection_group_run(&group, &start_body(), &Default::default())
+        .await
+        .map_err(failed("CreateProtectionGroupRun"))?;
+    ctx.expect_status(
+        "CreateProtectionGroupRun",
+        "starting a run answers 202",
+        202,
+    );
+    let listed = runs(&client, &group, &Default::default()).await?;
+    let run = listed
+        .pointer("/runs/0/id")
+        .and_then(Value::as_str)
+        .context("the group lists no run")?
+        .to_string();
+    // Only a running run pauses.
+    let before = follow(ctx, RUNNING_OR_DONE, || {
+        run_state(&client, &group, Some(&run))
+    })
+    .await?;
+    if !ctx.check(
+        "GetProtectionGroupRuns",
+        "the run is seen Running before it is paused",
+        before.last().map(String::as_str) == Some("Running"),
+        format!("{before:?}"),
+    ) {
+        return Ok(());
+    }
+
+    let api::perform_action_on_protection_group_run::Success::Accepted(paused) = client
+        .perform_action_on_protection_group_run(&group, &action("Pause", &run), &Default::default())
+        .await
+        .map_err(failed("PerformActionOnProtectionGroupRun"))?;
+    ctx.expect_status(
+        "PerformActionOnProtectionGroupRun",
+        "pausing a running run answers 202",
+        202,
+    );
+    let paused = json_of(&paused);
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "the pause's answer names the run in pauseParams",
+        echoed(&paused, "Pause") == [run.clone()],
+        &paused,
+    );
+    let now = run_state(&client, &group, Some(&run))
+        .await
+        .unwrap_or_default();
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "the paused run shows Paused",
+        now == "Paused",
+        &now,
+    );
+    // A paused run stands still: on the emulator for longer than the whole run would take.
+    let hold = if ctx.emulator.is_some() {
+        std::time::Duration::from_secs(120)
+    } else {
+        ctx.poll_interval.unwrap_or(interval(ctx))
+    };
+    ctx.pace.advance(hold).await;
+    let still = run_state(&client, &group, Some(&run))
+        .await
+        .unwrap_or_default();
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "a paused run stays Paused",
+        still == "Paused",
+        &still,
+    );
+    let _ = client
+        .perform_action_on_protection_group_run(&group, &action("Pause", &run), &Default::default())
+        .await;
+    invalid(
+        ctx,
+        "PerformActionOnProtectionGroupRun",
+        "Pause on a paused run answers 400",
+    );
+
+    let api::perform_action_on_protection_group_run::Success::Accepted(resumed) = client
+        .perform_action_on_protection_group_run(
+            &group,
+            &action("Resume", &run),
+            &Default::default(),
+        )
+        .await
+        .map_err(failed("PerformActionOnProtectionGroupRun"))?;
+    ctx.expect_status(
+        "PerformActionOnProtectionGroupRun",
+        "resuming a paused run answers 202",
+        202,
+    );
+    let resumed = json_of(&resumed);
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "the resume's answer names the run in resumeParams",
+        echoed(&resumed, "Resume") == [run.clone()],
+        &resumed,
+    );
+    let now = run_state(&client, &group, Some(&run))
+        .await
+        .unwrap_or_default();
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "the resumed run is Running again",
+        now == "Running",
+        &now,
+    );
+    let after = follow(ctx, RUN_TERMINAL, || run_state(&client, &group, Some(&run))).await?;
+    ctx.check(
+        "PerformActionOnProtectionGroupRun",
+        "the resumed run ends Succeeded",
+        after.last().map(String::as_str) == Some("Succeeded"),
+        format!("{after:?}"),
+    );
+    let snapshots = snapshots_of(&client, object, &group).await?;
+    ctx.check(
+        "GetObjectSnapshots",
+        "the paused and resumed run left one snapshot of its object",
+        snapshots.len() == 1 && snapshots[0]["protectionGroupRunId"] == run.as_str(),
+        format!("{snapshots:?}"),
     );
     Ok(())
 }
