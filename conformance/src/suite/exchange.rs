@@ -146,6 +146,20 @@ impl Log {
         self.inner.lock().unwrap().exchanges.clone()
     }
 
+    /// The last exchange from `start` on that `matches`.
+    pub fn last_since(
+        &self,
+        start: usize,
+        matches: impl Fn(&Exchange) -> bool,
+    ) -> Option<Exchange> {
+        let inner = self.inner.lock().unwrap();
+        inner.exchanges[start.min(inner.exchanges.len())..]
+            .iter()
+            .rev()
+            .find(|e| matches(e))
+            .cloned()
+    }
+
     /// The exchanges from `start` on.
     pub fn since(&self, start: usize) -> Vec<Exchange> {
         self.inner.lock().unwrap().exchanges[start..].to_vec()

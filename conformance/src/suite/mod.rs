@@ -334,6 +334,10 @@ async fn run_target(
     let prepared = prepare(&target)?;
     spec.base_path = prepared.base_path.clone();
     let spec = Arc::new(spec);
+    let warm = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || spec.warm_up())
+    };
     let mutations = match &target.kind {
         TargetKind::Embedded => true,
         TargetKind::Live { .. } => options.allow_mutations,
@@ -397,11 +401,13 @@ async fn run_target(
         // tap sends it (see `prepare`); a replay answers from the recording.
         *iam_url = Some(format!("{}{}", tap.origin, emulators::ibm::TOKEN_PATH));
     }
-    let info = TargetInfo {
+    let mut info = TargetInfo {
         vendor: vendor.name().into(),
         target: prepared.description.clone(),
         mutations: prepared.live && mutations,
+        phases_ms: BTreeMap::new(),
     };
+    let phase = Instant::now();
     let mut results: Vec<CheckResult> = Vec::new();
     let mut skipped: BTreeMap<String, String> = BTreeMap::new();
     let all = scenarios::all(vendor);
@@ -556,6 +562,9 @@ async fn run_target(
             });
         }
     }
+    info.phases_ms
+        .insert("scenarios".into(), phase.elapsed().as_millis() as u64);
+    let phase = Instant::now();
     // Probes.
     let may_send =
         |op: &spec::Operation| mutations || op.read_only || safe_without_mutations(vendor, &op.id);
@@ -570,6 +579,10 @@ async fn run_target(
         }
     }
     drop(tap);
+    info.phases_ms
+        .insert("probes".into(), phase.elapsed().as_millis() as u64);
+    let phase = Instant::now();
+    let _ = warm.await;
     let exchanges = log.snapshot();
     for e in &exchanges {
         redactor.learn_exchange(&spec, e);
@@ -588,6 +601,8 @@ async fn run_target(
         }
     }
     results.sort_by(|a, b| (&a.operation_id, &a.check).cmp(&(&b.operation_id, &b.check)));
+    info.phases_ms
+        .insert("checks".into(), phase.elapsed().as_millis() as u64);
     let recording = Recording {
         header: RecordingHeader {
             vendor: vendor.name().into(),

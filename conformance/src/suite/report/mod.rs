@@ -61,6 +61,9 @@ pub struct TargetInfo {
     /// `embedded emulator`, `https://host`, `replay of DIR`.
     pub target: String,
     pub mutations: bool,
+    /// Wall time of the run's phases, in milliseconds: `scenarios`, `probes`, `checks`.
+    #[serde(default)]
+    pub phases_ms: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -229,7 +229,7 @@ impl Ctx {
 
     /// The last exchange of this scenario that called `operation_id`.
     pub fn last(&self, operation_id: &str) -> Option<Exchange> {
-        self.exchanges().into_iter().rev().find(|e| {
+        self.log.last_since(self.start, |e| {
             self.spec
                 .find(
                     &e.request.method,
