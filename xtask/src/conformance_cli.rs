@@ -296,6 +296,10 @@ pub fn write_outputs(outcome: &RunOutcome, report_dir: &Path, record: Option<&Pa
 }
 
 pub fn run(args: &[String]) -> Result<bool> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return Ok(true);
+    }
     let args = parse(args)?;
     let root = project::root();
     let mut options = options(&args, &root)?;
