@@ -180,3 +180,66 @@ async fn a_mutating_live_run_passes_and_leaves_nothing_behind() {
         drop(server);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_cleans_up_what_it_created() {
+    let vendor = Vendor::Lxca;
+    let (_server, url) = serve_fast(vendor).await;
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let run_id = "interrupted1";
+    let options = Options {
+        targets: vec![Target {
+            vendor,
+            kind: TargetKind::Live {
+                url: url.clone(),
+                insecure: true,
+            },
+            credentials: Some(Credentials::emulator(vendor)),
+        }],
+        allow_mutations: true,
+        run_id: run_id.into(),
+        poll_interval: Some(std::time::Duration::from_millis(100)),
+        cancel: Some(cancelled),
+        only: Some("os-image-import".into()),
+        ..Options::default()
+    };
+    let running = tokio::spawn(run(options));
+    // Interrupt once the scenario has created its import job and file, as Ctrl-C would: it creates
+    // them first, then waits for the import to end.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    cancel.send(true).unwrap();
+    let outcome = running.await.unwrap().unwrap();
+    let report = &outcome.report;
+    // It had created something: a file uploaded into an import job; cleanup deleted the image.
+    let sent = |method: &str, prefix: &str| {
+        outcome.targets[0].unredacted.iter().any(|e| {
+            e.request.method == method && e.request.path.starts_with(prefix) && e.response.is_some()
+        })
+    };
+    assert!(
+        sent("POST", "/osImages"),
+        "the import job was created before the interruption"
+    );
+    // The scenario running at the interruption stopped there (a failure: the run did not finish).
+    let stopped: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| {
+            r.outcome == Outcome::Fail && r.detail.contains("the scenario stopped: interrupted")
+        })
+        .collect();
+    assert_eq!(stopped.len(), 1, "{}", report.summary());
+    eprintln!("interrupted in {}", stopped[0].check);
+    let after = live_run(vendor, &url, true, false, "check").await;
+    for e in &after.targets[0].unredacted {
+        if let Some(r) = &e.response {
+            let body = String::from_utf8_lossy(&r.body);
+            assert!(
+                !body.contains(&format!("conformance-{run_id}")),
+                "{} {} still lists what the interrupted run created: {body}",
+                e.request.method,
+                e.request.path
+            );
+        }
+    }
+}
