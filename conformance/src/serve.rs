@@ -6,10 +6,24 @@
 //! Connections are served by hyper directly (not `axum::serve`) so that an injected
 //! [`DropConnection`] fault can close a connection unanswered, and so that TLS and plain HTTP
 //! share one accept loop with graceful shutdown.
+//!
+//! A connection the server closes is closed *lingering* (`Linger`), as nginx and Apache do:
+//! after the last response (and, over TLS, `close_notify`) the server shuts its side down and
+//! keeps reading, and discarding, what the client still sends until the client closes. Closing at
+//! once would make the kernel answer the client's remaining bytes with a reset, and a client still
+//! writing a request body that was answered early (an authentication failure, a rejected header,
+//! a body over the limit: `emulators/connection.rs`) would fail in that write before it reads the
+//! answer. Python's `ssl` reports that write error (EPIPE) as "EOF occurred in violation of
+//! protocol", which urllib3, unlike a plain `BrokenPipeError`, does not pass over; Schemathesis
+//! saw it as a network error.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -19,6 +33,7 @@ use axum::response::Response;
 use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -113,6 +128,7 @@ pub async fn serve(
                 continue; // e.g. too many open files: keep serving the others
             };
             let _ = stream.set_nodelay(true);
+            let stream = Linger::new(stream);
             let service = hyper_service(router.clone());
             let builder = hyper::server::conn::http1::Builder::new();
             match &acceptor {
@@ -148,6 +164,125 @@ pub async fn serve(
         shutdown,
         task,
     })
+}
+
+/// How long a closing connection ([`Linger`]) waits for more of what its client still sends
+/// (nginx's `lingering_timeout` is 5 s).
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+/// How long a closing connection reads what its client still sends, at most (nginx's
+/// `lingering_time`).
+const LINGER_TOTAL: Duration = Duration::from_secs(30);
+
+/// A connection whose shutdown is a lingering close: it shuts down its sending side (the client
+/// sees the end of the stream after the last response), then reads and discards what the client
+/// still sends until the client closes, resets, sends nothing for [`LINGER_IDLE`] or
+/// [`LINGER_TOTAL`] has passed; only then is the socket closed. Closing a socket with unread bytes,
+/// or receiving bytes after it was closed, makes the kernel send a reset, and a client that is
+/// still writing its request body fails in that write instead of reading the answer waiting for
+/// it.
+///
+/// hyper shuts the connection down whenever it closes it (after a `Connection: close` answer, a
+/// request body left unread, a malformed request, the client's end of stream, graceful shutdown),
+/// except when the service fails: a [`DropConnection`] fault still closes at once. Under TLS it
+/// wraps the TCP stream, so the TLS layer sends `close_notify` before the drain begins, and the
+/// drained records are not decrypted.
+struct Linger<T> {
+    io: T,
+    state: LingerState,
+}
+
+enum LingerState {
+    Open,
+    Draining {
+        /// When to stop waiting for more: [`LINGER_IDLE`] after the last bytes received.
+        idle: Pin<Box<tokio::time::Sleep>>,
+        /// When to stop in any case.
+        until: tokio::time::Instant,
+    },
+    Closed,
+}
+
+impl<T> Linger<T> {
+    fn new(io: T) -> Self {
+        Linger {
+            io,
+            state: LingerState::Open,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Linger<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                LingerState::Open => {
+                    ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+                    let now = tokio::time::Instant::now();
+                    this.state = LingerState::Draining {
+                        idle: Box::pin(tokio::time::sleep_until(now + LINGER_IDLE)),
+                        until: now + LINGER_TOTAL,
+                    };
+                }
+                LingerState::Draining { idle, until } => {
+                    let mut discard = [0u8; 16 * 1024];
+                    let mut read = ReadBuf::new(&mut discard);
+                    match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+                        // More of what the client still sends: wait for the rest, within bounds.
+                        Poll::Ready(Ok(())) if !read.filled().is_empty() => {
+                            let now = tokio::time::Instant::now();
+                            if now >= *until {
+                                this.state = LingerState::Closed;
+                            } else {
+                                idle.as_mut().reset((now + LINGER_IDLE).min(*until));
+                            }
+                        }
+                        // The client's end of stream, or its reset: nothing more will come.
+                        Poll::Ready(_) => this.state = LingerState::Closed,
+                        Poll::Pending => {
+                            ready!(idle.as_mut().poll(cx));
+                            this.state = LingerState::Closed;
+                        }
+                    }
+                }
+                LingerState::Closed => return Poll::Ready(Ok(())),
+            }
+        }
+    }
 }
 
 /// The error that makes hyper close a connection unanswered.
@@ -220,17 +355,103 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::routing::get;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     fn router() -> Router {
-        Router::new().route("/hello", get(|| async { "hi" })).route(
-            "/drop",
-            get(|| async {
-                let mut response = Response::new(Body::from("never sent"));
-                response.extensions_mut().insert(DropConnection);
-                response
-            }),
-        )
+        Router::new()
+            .route("/hello", get(|| async { "hi" }))
+            .route(
+                "/drop",
+                get(|| async {
+                    let mut response = Response::new(Body::from("never sent"));
+                    response.extensions_mut().insert(DropConnection);
+                    response
+                }),
+            )
+            // Answers without reading the body, as an authentication failure does.
+            .route(
+                "/early",
+                post(|| async { (StatusCode::UNAUTHORIZED, "no token") }),
+            )
+    }
+
+    /// More than the kernel can hold for a peer that does not read (a 4 MiB send buffer at most
+    /// on Linux, and the receive window of a socket nobody reads stays near its initial 128 KiB):
+    /// without a lingering close, writing this body must meet the server's reset.
+    const LARGE_BODY: usize = 16 * 1024 * 1024;
+
+    /// Sends the head of a POST with a large body, reads the whole early answer and the server's
+    /// end of stream (so the server has shut its side down), then sends the body and closes.
+    async fn post_after_early_answer<S: AsyncRead + AsyncWrite + Unpin>(
+        mut stream: S,
+    ) -> io::Result<String> {
+        let head = format!(
+            "POST /early HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+             content-length: {LARGE_BODY}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await?;
+        stream.flush().await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..LARGE_BODY / chunk.len() {
+            stream.write_all(&chunk).await?;
+        }
+        stream.flush().await?;
+        stream.shutdown().await?;
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    fn assert_early_answer(answer: &str) {
+        assert!(
+            answer.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+            "{answer}"
+        );
+        assert!(answer.ends_with("\r\n\r\nno token"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_client_still_sending_a_body_answered_early_is_not_reset() {
+        let server = serve(router(), "127.0.0.1:0".parse().unwrap(), Transport::Http)
+            .await
+            .unwrap();
+        let stream = TcpStream::connect(server.addr()).await.unwrap();
+        let answer = post_after_early_answer(stream).await.unwrap();
+        assert_early_answer(&answer);
+        server.shutdown(Duration::from_secs(5)).await;
+    }
+
+    /// What Schemathesis (Python's `ssl` under urllib3) met as "EOF occurred in violation of
+    /// protocol": over TLS, the write of the rest of the body failed with a broken pipe.
+    #[tokio::test]
+    async fn a_tls_client_still_sending_a_body_answered_early_is_not_reset() {
+        use rustls::pki_types::pem::PemObject;
+
+        let server = serve(router(), "127.0.0.1:0".parse().unwrap(), Transport::Https)
+            .await
+            .unwrap();
+        let pem = server.certificate_pem().unwrap().as_bytes();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from_pem_slice(pem).unwrap())
+            .unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(server.addr()).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, tcp).await.unwrap();
+        let answer = post_after_early_answer(tls).await.unwrap();
+        assert_early_answer(&answer);
+        server.shutdown(Duration::from_secs(5)).await;
     }
 
     #[tokio::test]

@@ -7,6 +7,11 @@
 //! TLS: "EOF occurred in violation of protocol"), which Schemathesis reported as network errors.
 //! This layer tracks whether the body reached its end and, when it did not, says
 //! `Connection: close` so that the client opens a new connection, as real appliances' servers do.
+//!
+//! The close itself is a lingering one (`serve.rs`, `Linger`): the server shuts its side down and
+//! keeps reading what the client still sends of the body. Closing at once reset a client still
+//! writing a large body before it could read the answer; Python's `ssl` reports that failed write
+//! as the same "EOF occurred in violation of protocol".
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
