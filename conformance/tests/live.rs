@@ -12,7 +12,10 @@ use conformance::suite::{run, Options, RunOutcome, Target, TargetKind};
 
 /// Serves `vendor`'s emulator with fast jobs on 127.0.0.1; returns the server and its base URL.
 async fn serve_fast(vendor: Vendor) -> (Server, String) {
-    let env = Environment::real(IdMode::Deterministic);
+    serve_fast_in(vendor, Environment::real(IdMode::Deterministic)).await
+}
+
+async fn serve_fast_in(vendor: Vendor, env: Environment) -> (Server, String) {
     let (router, transport) = match vendor {
         Vendor::ZStack => {
             let mut options = zstack::Options::default();
@@ -184,7 +187,19 @@ async fn a_mutating_live_run_passes_and_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_cleans_up_what_it_created() {
     let vendor = Vendor::Lxca;
-    let (_server, url) = serve_fast(vendor).await;
+    let env = Environment::real(IdMode::Deterministic);
+    // Polls of the import job hang for a while, so the interruption finds the scenario waiting,
+    // after it created its job and file, whatever the machine's speed.
+    env.faults
+        .add(
+            "GetJob",
+            conformance::faults::FaultRule {
+                latency_ms: Some(5_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let (_server, url) = serve_fast_in(vendor, env.clone()).await;
     let (cancel, cancelled) = tokio::sync::watch::channel(false);
     let run_id = "interrupted1";
     let options = Options {
@@ -206,9 +221,10 @@ async fn an_interrupted_run_cleans_up_what_it_created() {
     let running = tokio::spawn(run(options));
     // Interrupt once the scenario has created its import job and file, as Ctrl-C would: it creates
     // them first, then waits for the import to end.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    cancel.send(true).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    cancel.send(true).expect("the run is still going");
     let outcome = running.await.unwrap().unwrap();
+    env.faults.clear();
     let report = &outcome.report;
     // It had created something: a file uploaded into an import job; cleanup deleted the image.
     let sent = |method: &str, prefix: &str| {

@@ -137,10 +137,12 @@ pub fn run(args: &[String]) -> Result<bool> {
 }
 
 async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
+    let log = RequestLog::start();
     let _ = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(log.clone())
         .try_init();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(app.default_port)));
     let server = serve(app.router, addr, app.transport)
@@ -166,9 +168,112 @@ async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
+    log.flush();
     println!("stopping");
     server.shutdown(Duration::from_secs(5)).await;
+    log.flush();
     Ok(())
+}
+
+/// How long the log's thread waits after the first line it is woken for, gathering what follows,
+/// before it writes them all.
+const LOG_GATHER: Duration = Duration::from_millis(10);
+
+/// Past this many bytes waiting, the thread logging a line writes them all itself (the output is
+/// not keeping up: wait for it rather than hold ever more in memory).
+const LOG_MAX_WAITING: usize = 1 << 20;
+
+/// The log's writer (one line per request, formatted by `tracing_subscriber`): lines are appended
+/// to a buffer that a thread of its own writes to stdout, in order, a few milliseconds later, so
+/// that answering a request costs a copy rather than a write to the terminal or file (one system
+/// call per line). The thread sleeps while nothing is logged; [`RequestLog::flush`] writes what
+/// waits at once.
+#[derive(Clone)]
+struct RequestLog {
+    shared: std::sync::Arc<LogShared>,
+    /// The thread that writes; `None` when it could not be started (lines then wait until the
+    /// buffer is full, or until `flush`).
+    writer: Option<std::thread::Thread>,
+}
+
+struct LogShared {
+    /// Lines not written yet.
+    waiting: std::sync::Mutex<Vec<u8>>,
+    /// Held while writing to stdout, taken before `waiting` is emptied, so that lines are
+    /// written in the order they were logged whoever writes them.
+    output: std::sync::Mutex<()>,
+}
+
+impl LogShared {
+    fn flush(&self) {
+        use std::io::Write as _;
+        let _output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let lines = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        if !lines.is_empty() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&lines);
+            let _ = stdout.flush();
+        }
+    }
+}
+
+impl RequestLog {
+    fn start() -> Self {
+        let shared = std::sync::Arc::new(LogShared {
+            waiting: std::sync::Mutex::new(Vec::new()),
+            output: std::sync::Mutex::new(()),
+        });
+        let for_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("request-log".into())
+            .spawn(move || loop {
+                std::thread::park();
+                std::thread::sleep(LOG_GATHER);
+                for_thread.flush();
+            });
+        RequestLog {
+            shared,
+            writer: thread.ok().map(|handle| handle.thread().clone()),
+        }
+    }
+
+    fn flush(&self) {
+        self.shared.flush();
+    }
+}
+
+impl std::io::Write for &RequestLog {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut waiting = self
+            .shared
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let first = waiting.is_empty();
+        waiting.extend_from_slice(line);
+        let full = waiting.len() >= LOG_MAX_WAITING;
+        drop(waiting);
+        if full {
+            self.shared.flush();
+        } else if first {
+            if let Some(writer) = &self.writer {
+                writer.unpark();
+            }
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RequestLog {
+    type Writer = &'a RequestLog;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
 }
 
 fn path_or(path: &Option<PathBuf>, default: &str) -> String {

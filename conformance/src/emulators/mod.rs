@@ -5,7 +5,10 @@ pub mod ibm;
 pub mod lxca;
 pub mod zstack;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::faults::{FaultLayer, Faults, OperationTable};
@@ -195,5 +198,158 @@ pub fn build(vendor: Vendor, settings: Settings) -> anyhow::Result<App> {
         Vendor::ZStack => zstack::app(env, settings),
         Vendor::Lxca => lxca::app(env, settings),
         Vendor::IbmBackupRecovery => ibm::app(env, settings),
+    }
+}
+
+/// Typed answers remembered with the JSON they were built from, so that a read of state that has
+/// not changed since the last read does not build its typed answer again (turning JSON into a
+/// generated type costs more than the rest of a GET). An entry is used only when its JSON is the
+/// same as the current one, key order and number representation included ([`same_map`]), so
+/// whatever changed the state, by whatever path, the answer is built afresh: no cache to keep in
+/// step with the mutations. Keys only spread the entries (an entity's id); a wrong key costs a
+/// rebuild, never a wrong answer.
+pub(crate) struct Remembered<T> {
+    entries: Mutex<HashMap<String, Entry<T>>>,
+}
+
+/// The JSON an answer was built from, and the answer.
+type Entry<T> = (Map<String, Value>, T);
+
+/// How many entries a [`Remembered`] keeps before it starts afresh (ids of deleted entities
+/// would otherwise pile up).
+const REMEMBERED_MAX: usize = 4096;
+
+impl<T> Default for Remembered<T> {
+    fn default() -> Self {
+        Remembered {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Remembered<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remembered").finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone> Remembered<T> {
+    /// The answer `build` makes from `source`: remembered under `key` when `source` has not
+    /// changed since, otherwise built and remembered.
+    pub(crate) fn get(
+        &self,
+        key: &str,
+        source: &Map<String, Value>,
+        build: impl FnOnce() -> T,
+    ) -> T {
+        match self.try_get(key, source, || Ok::<T, std::convert::Infallible>(build())) {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Remembered::get`] for a `build` that may fail; a failure is not remembered.
+    pub(crate) fn try_get<E>(
+        &self,
+        key: &str,
+        source: &Map<String, Value>,
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, answer)) = entries.get(key) {
+            if same_map(seen, source) {
+                return Ok(answer.clone());
+            }
+        }
+        let answer = build()?;
+        if entries.len() >= REMEMBERED_MAX && !entries.contains_key(key) {
+            entries.clear();
+        }
+        entries.insert(key.to_string(), (source.clone(), answer.clone()));
+        Ok(answer)
+    }
+}
+
+/// Whether two JSON objects are the same to the byte once written: the same keys in the same
+/// order, the same values, numbers of the same representation (`1` is not `1.0`, `0.0` is not
+/// `-0.0`). Stricter than `==`, which ignores key order and compares floats numerically.
+pub(crate) fn same_map(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            _ if x.is_f64() != y.is_f64() || x.is_u64() != y.is_u64() => false,
+            (Some(fx), Some(fy)) if x.is_f64() => fx.to_bits() == fy.to_bits(),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => same_map(x, y),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_same_json_is_the_same_to_the_byte() {
+        let a = object(json!({"a": 1, "b": [1.5, {"c": null, "d": true}], "e": "x"}));
+        assert!(same_map(&a, &a.clone()));
+        for other in [
+            json!({"b": [1.5, {"c": null, "d": true}], "a": 1, "e": "x"}), // key order
+            json!({"a": 1.0, "b": [1.5, {"c": null, "d": true}], "e": "x"}), // 1 is not 1.0
+            json!({"a": 1, "b": [1.5, {"c": null, "d": false}], "e": "x"}),
+            json!({"a": 1, "b": [1.5, {"c": null, "d": true}]}),
+            json!({"a": 1, "b": [1.5, {"c": null, "d": true}], "e": "y"}),
+        ] {
+            assert!(!same_map(&a, &object(other.clone())), "{other}");
+        }
+        assert!(!same_map(
+            &object(json!({"z": 0.0})),
+            &object(json!({"z": -0.0}))
+        ));
+        assert!(!same_map(
+            &object(json!({"n": -1})),
+            &object(json!({"n": u64::MAX}))
+        ));
+    }
+
+    #[test]
+    fn an_answer_is_rebuilt_when_its_json_changed() {
+        let remembered = Remembered::<String>::default();
+        let builds = std::cell::Cell::new(0);
+        let answer = |source: &Map<String, Value>| {
+            remembered.get("k", source, || {
+                builds.set(builds.get() + 1);
+                Value::Object(source.clone()).to_string()
+            })
+        };
+        let first = object(json!({"a": 1}));
+        assert_eq!(answer(&first), r#"{"a":1}"#);
+        assert_eq!(answer(&first), r#"{"a":1}"#);
+        assert_eq!(answer(&object(json!({"a": 2}))), r#"{"a":2}"#);
+        assert_eq!(answer(&first), r#"{"a":1}"#);
+        assert_eq!(builds.get(), 3);
+        // A failed build is not remembered.
+        assert_eq!(remembered.try_get("other", &first, || Err("no")), Err("no"));
     }
 }

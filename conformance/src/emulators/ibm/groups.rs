@@ -282,10 +282,16 @@ impl Ibm {
         request: get_protection_groups::Request,
     ) -> Result<get_protection_groups::Response, Failure> {
         let tenant = tenant_key(&request.x_ibm_tenant_id);
-        let views = self.job_views();
-        let state = self.lock();
         let last_run = request.include_last_run_info.unwrap_or(false);
-        let groups: Vec<Value> = super::ordered(&state.groups)
+        // The jobs are read only for the last runs; settling is what reading them did first.
+        let views = if last_run {
+            self.job_views()
+        } else {
+            self.jobs.settle();
+            HashMap::new()
+        };
+        let state = self.lock();
+        let groups = super::ordered(&state.groups)
             .into_iter()
             .filter(|(_, g)| g.tenant == tenant)
             .filter(|(id, _)| request.ids.as_ref().is_none_or(|ids| ids.contains(id)))
@@ -319,11 +325,24 @@ impl Ibm {
                         .any(|o| ids.contains(o))
                 })
             })
-            .map(|(id, g)| state.group_view(id, g, &views, last_run))
-            .collect();
-        Ok(get_protection_groups::Response::Ok(typed(
-            json!({ "protectionGroups": groups }),
-        )?))
+            // Each group read as the list's item type: the same as reading
+            // `{"protectionGroups": [...]}` as a whole. Without its last run, a group's view
+            // depends only on the group, so it is remembered while the group does not change.
+            .map(|(id, g)| {
+                if last_run {
+                    typed(state.group_view(id, g, &views, true))
+                } else {
+                    self.group_answers.try_get(id, &g.value, || {
+                        typed(state.group_view(id, g, &views, false))
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(get_protection_groups::Response::Ok(
+            ibm_backup_recovery::types::ProtectionGroupsResponse {
+                protection_groups: Some(groups),
+            },
+        ))
     }
 
     pub(super) fn create_protection_group(

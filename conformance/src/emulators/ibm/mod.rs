@@ -327,6 +327,9 @@ pub struct Ibm {
     /// Held while a run starts, so that two concurrent starts of one group cannot both pass the
     /// "no unfinished run" check.
     run_starts: Mutex<()>,
+    /// The typed protection groups last answered (without their last run), with the JSON they
+    /// came from.
+    group_answers: super::Remembered<ibm_backup_recovery::types::ProtectionGroupResponse>,
 }
 
 impl std::fmt::Debug for Ibm {
@@ -544,6 +547,7 @@ impl Ibm {
             state: Arc::new(Mutex::new(State::default())),
             jobs,
             run_starts: Mutex::new(()),
+            group_answers: super::Remembered::default(),
             env,
         };
         ibm.load(options)?;

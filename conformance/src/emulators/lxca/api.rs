@@ -208,13 +208,22 @@ impl lxca::server::Api for Lxca {
     async fn get_backups(&self, request: get_backups::Request) -> Reply<get_backups::Response> {
         authenticate!(self, request, get_backups);
         self.jobs.settle();
-        let backups: Vec<Value> = self
+        // Each backup read as the list's item type, remembered while it does not change: the
+        // same as reading `{"backups": [...]}` as a whole.
+        let backups: Vec<types::Backup> = self
             .lock()
             .backups
             .iter()
-            .map(|b| Value::Object(b.clone()))
+            .map(|b| {
+                let key = b.get("uuid").and_then(Value::as_str).unwrap_or("");
+                self.backup_answers
+                    .get(key, b, || typed(Value::Object(b.clone())))
+            })
             .collect();
-        get_backups::Response::Ok(typed(json!({ "backups": backups }))).into()
+        get_backups::Response::Ok(types::BackupList {
+            backups: Some(backups),
+        })
+        .into()
     }
 
     async fn manage_backup(

@@ -155,6 +155,8 @@ pub struct Lxca {
     upload_limit: u64,
     state: Arc<Mutex<State>>,
     jobs: Jobs,
+    /// The typed backups last answered (GetBackups), with the JSON they came from.
+    backup_answers: super::Remembered<lxca::types::Backup>,
 }
 
 impl std::fmt::Debug for Lxca {
@@ -368,6 +370,7 @@ impl Lxca {
             env,
             state: Arc::new(Mutex::new(state)),
             jobs,
+            backup_answers: super::Remembered::default(),
         }))
     }
 

@@ -100,6 +100,8 @@ pub struct ZStack {
     session_timeout: Duration,
     state: Arc<Mutex<State>>,
     jobs: JobEngine<ApiJobResult, ErrorEnvelope>,
+    /// The inventories last answered, with the JSON they came from (see `api.rs`, `answer`).
+    storage_answers: super::Remembered<zstack::types::BackupStorageInventory>,
 }
 
 impl std::fmt::Debug for ZStack {
@@ -196,6 +198,7 @@ impl ZStack {
             env,
             state: Arc::new(Mutex::new(state)),
             jobs,
+            storage_answers: super::Remembered::default(),
         }))
     }
 

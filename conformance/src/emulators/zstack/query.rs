@@ -380,6 +380,37 @@ pub fn run(
     rows: Vec<Map<String, Value>>,
     schema: &dyn Queryable,
 ) -> Result<Found, QueryError> {
+    let selected = select(query, rows, |row| row, schema)?;
+    Ok(Found {
+        inventories: selected.page.map(|page| {
+            page.into_iter()
+                .map(|row| match &query.fields {
+                    None => row,
+                    Some(fields) => project(&row, fields),
+                })
+                .collect()
+        }),
+        total: selected.total,
+    })
+}
+
+/// What [`select`] found: the rows of the page, as given, not projected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected<R> {
+    /// The page of rows; `None` with `count=true`.
+    pub page: Option<Vec<R>>,
+    /// The number of matches, with `count` or `replyWithCount`.
+    pub total: Option<i64>,
+}
+
+/// [`run`] without the projection on `fields`, over rows of any type that `inventory` reads
+/// (references to the stored rows, so nothing is copied): which rows, in which order.
+pub fn select<R>(
+    query: &Query,
+    rows: Vec<R>,
+    inventory: impl Fn(&R) -> &Map<String, Value>,
+    schema: &dyn Queryable,
+) -> Result<Selected<R>, QueryError> {
     let compiled = query
         .conditions
         .iter()
@@ -412,14 +443,14 @@ pub fn run(
             }
         }
     }
-    let mut found: Vec<Map<String, Value>> = rows
+    let mut found: Vec<R> = rows
         .into_iter()
-        .filter(|row| compiled.iter().all(|c| matches(c, row, schema)))
+        .filter(|row| compiled.iter().all(|c| matches(c, inventory(row), schema)))
         .collect();
     let total = found.len() as i64;
     if query.count {
-        return Ok(Found {
-            inventories: None,
+        return Ok(Selected {
+            page: None,
             total: Some(total),
         });
     }
@@ -432,7 +463,7 @@ pub fn run(
         };
         found.sort_by(|a, b| {
             // Nulls first in ascending order, as MySQL sorts them.
-            let order = match (key(a), key(b)) {
+            let order = match (key(inventory(a)), key(inventory(b))) {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
@@ -447,22 +478,19 @@ pub fn run(
     }
     let start = query.start.unwrap_or(0).max(0) as usize;
     let limit = query.limit.unwrap_or(1000).max(0) as usize;
-    let page = found
-        .into_iter()
-        .skip(start)
-        .take(limit)
-        .map(|row| match &query.fields {
-            None => row,
-            Some(fields) => row
-                .into_iter()
-                .filter(|(k, _)| k == "type" || fields.iter().any(|f| f == k))
-                .collect(),
-        })
-        .collect();
-    Ok(Found {
-        inventories: Some(page),
+    let page = found.into_iter().skip(start).take(limit).collect();
+    Ok(Selected {
+        page: Some(page),
         total: query.reply_with_count.then_some(total),
     })
+}
+
+/// A row with only the `fields` asked for (and `type`, which says what the row is).
+pub fn project(row: &Map<String, Value>, fields: &[String]) -> Map<String, Value> {
+    row.iter()
+        .filter(|(k, _)| *k == "type" || fields.iter().any(|f| f == *k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 #[cfg(test)]
