@@ -125,6 +125,17 @@ async fn storages(client: &Client) -> Result<Vec<Value>> {
     Ok(value["inventories"].as_array().cloned().unwrap_or_default())
 }
 
+/// The uuid of a backup storage the appliance lists as Connected (what a reconnect starts from).
+async fn connected_storage(client: &Client) -> Result<String> {
+    storages(client)
+        .await?
+        .iter()
+        .find(|s| s["status"] == "Connected")
+        .and_then(|s| s["uuid"].as_str())
+        .map(str::to_string)
+        .context("no Connected backup storage")
+}
+
 async fn login(ctx: &mut Ctx) -> Result<()> {
     let (account, password) = account(ctx);
     let anonymous = Client::from_builder(ctx.builder()).map_err(|e| anyhow!("{e}"))?;
@@ -375,12 +386,7 @@ fn reconnect_body() -> zstack::types::ReconnectBackupStorageRequest {
 
 async fn reconnect(ctx: &mut Ctx) -> Result<()> {
     let client = client(ctx)?;
-    let all = storages(&client).await?;
-    let target = all
-        .iter()
-        .find(|s| s["status"] == "Connected")
-        .context("no Connected backup storage to reconnect")?;
-    let uuid = target["uuid"].as_str().unwrap_or_default().to_string();
+    let uuid = connected_storage(&client).await?;
     let started = client
         .reconnect_backup_storage(&uuid, &reconnect_body(), &Default::default())
         .await;
@@ -555,13 +561,7 @@ async fn delete_modes(ctx: &mut Ctx) -> Result<()> {
 
 async fn job_expiry_and_uuid(ctx: &mut Ctx) -> Result<()> {
     let client = client(ctx)?;
-    let all = storages(&client).await?;
-    let uuid = all
-        .iter()
-        .find(|s| s["status"] == "Connected")
-        .and_then(|s| s["uuid"].as_str())
-        .context("no Connected storage")?
-        .to_string();
+    let uuid = connected_storage(&client).await?;
     let job = "1adb6f97b32d46d28e1ad07e69bbe04a";
     let started = client
         .reconnect_backup_storage(
@@ -602,13 +602,7 @@ async fn job_fails_midway(ctx: &mut Ctx) -> Result<()> {
         },
     )?;
     let client = client(ctx)?;
-    let all = storages(&client).await?;
-    let uuid = all
-        .iter()
-        .find(|s| s["status"] == "Connected")
-        .and_then(|s| s["uuid"].as_str())
-        .context("no Connected storage")?
-        .to_string();
+    let uuid = connected_storage(&client).await?;
     let started = client
         .reconnect_backup_storage(&uuid, &reconnect_body(), &Default::default())
         .await;
@@ -628,13 +622,7 @@ async fn job_fails_midway(ctx: &mut Ctx) -> Result<()> {
 /// and the job goes on: it still ends, and the storage is Connected.
 async fn deadline_passes(ctx: &mut Ctx) -> Result<()> {
     let client = client(ctx)?;
-    let all = storages(&client).await?;
-    let uuid = all
-        .iter()
-        .find(|s| s["status"] == "Connected")
-        .and_then(|s| s["uuid"].as_str())
-        .context("no Connected storage")?
-        .to_string();
+    let uuid = connected_storage(&client).await?;
     let started = client
         .reconnect_backup_storage(&uuid, &reconnect_body(), &Default::default())
         .await
