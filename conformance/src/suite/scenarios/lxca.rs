@@ -337,15 +337,18 @@ fn message_id(ctx: &Ctx, op: &str) -> String {
 
 /// Sends a generated request after `change` and decodes the answer with the generated decoder:
 /// for what the typed methods cannot send (a wrong CSRF token, an invalid body or query value).
-async fn send<S, E>(
+// The error type is the generated client's, as every generated decoder returns it.
+#[allow(clippy::result_large_err)]
+async fn send<E>(
     client: &Client,
     request: std::result::Result<ApiRequest, codegen_runtime::Error<E>>,
     change: impl FnOnce(ApiRequest) -> ApiRequest,
-    decode: fn(ApiResponse) -> std::result::Result<S, codegen_runtime::Error<E>>,
 ) {
+    // The answer is read from the tap's log (`ctx.expect_status`), not decoded here.
+    let keep = |response: ApiResponse| Ok::<_, codegen_runtime::Error<E>>(response);
     let _ = client
         .raw()
-        .call(request.map(change), codegen_runtime::read_all, decode)
+        .call(request.map(change), codegen_runtime::read_all, keep)
         .await;
 }
 
@@ -672,25 +675,13 @@ async fn sessions(ctx: &mut Ctx) -> Result<()> {
             &info,
         );
     }
-    send(
-        &manual,
-        Client::request_get_aicc(),
-        wrong_csrf,
-        Client::decode_get_aicc,
-    )
-    .await;
+    send(&manual, Client::request_get_aicc(), wrong_csrf).await;
     ctx.expect_status(
         "GetAicc",
         "a session request with a wrong X-Csrf-Token is refused",
         403,
     );
-    send(
-        &manual,
-        Client::request_delete_session(),
-        wrong_csrf,
-        Client::decode_delete_session,
-    )
-    .await;
+    send(&manual, Client::request_delete_session(), wrong_csrf).await;
     ctx.expect_status(
         "DeleteSession",
         "a logout with a wrong X-Csrf-Token is refused",
@@ -728,7 +719,6 @@ async fn sessions(ctx: &mut Ctx) -> Result<()> {
         &anonymous,
         Client::request_create_session(&login),
         json_body(json!({"UserId": user})),
-        Client::decode_create_session,
     )
     .await;
     ctx.expect_status("CreateSession", "a login without password is a 400", 400);
@@ -755,27 +745,14 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         .await
         .map_err(|e| anyhow!("GET /aicc: {e}"))?;
     let what = "a session request with a wrong X-Csrf-Token is refused";
-    send(
-        &client,
-        Client::request_get_aicc(),
-        wrong_csrf,
-        Client::decode_get_aicc,
-    )
-    .await;
+    send(&client, Client::request_get_aicc(), wrong_csrf).await;
     ctx.expect_status("GetAicc", what, 403);
-    send(
-        &client,
-        Client::request_get_backups(),
-        wrong_csrf,
-        Client::decode_get_backups,
-    )
-    .await;
+    send(&client, Client::request_get_backups(), wrong_csrf).await;
     ctx.expect_status("GetBackups", what, 403);
     send(
         &client,
         Client::request_get_updates_repository(&Default::default()),
         wrong_csrf,
-        Client::decode_get_updates_repository,
     )
     .await;
     ctx.expect_status("GetUpdatesRepository", what, 403);
@@ -783,7 +760,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_updates(&[UNKNOWN_UPDATE.to_string()], &Default::default()),
         wrong_csrf,
-        Client::decode_get_updates,
     )
     .await;
     ctx.expect_status("GetUpdates", what, 403);
@@ -791,7 +767,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_os_images(&Default::default()),
         wrong_csrf,
-        Client::decode_get_os_images,
     )
     .await;
     ctx.expect_status("GetOsImages", what, 403);
@@ -799,7 +774,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_tasks(&Default::default()),
         wrong_csrf,
-        Client::decode_get_tasks,
     )
     .await;
     ctx.expect_status("GetTasks", what, 403);
@@ -807,7 +781,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_tasks_by_ids(&[UNKNOWN_JOB.to_string()], &Default::default()),
         wrong_csrf,
-        Client::decode_get_tasks_by_ids,
     )
     .await;
     ctx.expect_status("GetTasksByIds", what, 403);
@@ -815,7 +788,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_jobs(&Default::default()),
         wrong_csrf,
-        Client::decode_get_jobs,
     )
     .await;
     ctx.expect_status("GetJobs", what, 403);
@@ -823,7 +795,6 @@ async fn csrf_required_reads(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_job(UNKNOWN_JOB, &Default::default()),
         wrong_csrf,
-        Client::decode_get_job,
     )
     .await;
     ctx.expect_status("GetJob", what, 403);
@@ -849,13 +820,7 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
     let copy: types::ManageBackupRequest = body(json!({
         "action": "start", "destination": "internal", "operation": "copy", "uuid": UNKNOWN_BACKUP
     }))?;
-    send(
-        &client,
-        Client::request_manage_backup(&copy),
-        wrong_csrf,
-        Client::decode_manage_backup,
-    )
-    .await;
+    send(&client, Client::request_manage_backup(&copy), wrong_csrf).await;
     ctx.expect_status("ManageBackup", what, 403);
     send(
         &client,
@@ -864,7 +829,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             import_backup::Body::Json(body(json!({"passphrase": "csrf-probe-passphrase"}))?),
         ),
         wrong_csrf,
-        Client::decode_import_backup,
     )
     .await;
     ctx.expect_status("ImportBackup", what, 403);
@@ -875,7 +839,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             &body(json!({"fixids": [UNKNOWN_UPDATE]}))?,
         ),
         wrong_csrf,
-        Client::decode_apply_updates,
     )
     .await;
     ctx.expect_status("ApplyUpdates", what, 403);
@@ -886,7 +849,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             &body(json!({"mts": ["lxca"]}))?,
         ),
         wrong_csrf,
-        Client::decode_manage_updates,
     )
     .await;
     ctx.expect_status("ManageUpdates", what, 403);
@@ -894,7 +856,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_delete_updates(&[UNKNOWN_UPDATE.to_string()]),
         wrong_csrf,
-        Client::decode_delete_updates,
     )
     .await;
     ctx.expect_status("DeleteUpdates", what, 403);
@@ -912,7 +873,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             form,
         ),
         wrong_csrf,
-        Client::decode_import_update_files,
     )
     .await;
     ctx.expect_status("ImportUpdateFiles", what, 403);
@@ -926,7 +886,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             },
         ),
         wrong_csrf,
-        Client::decode_create_os_image_import_job,
     )
     .await;
     ctx.expect_status("CreateOsImageImportJob", what, 403);
@@ -934,7 +893,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_delete_os_images(&["conformance-no-such-image".to_string()]),
         wrong_csrf,
-        Client::decode_delete_os_images,
     )
     .await;
     ctx.expect_status("DeleteOsImages", what, 403);
@@ -946,7 +904,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
             &script_options(Some("rhel")),
         ),
         wrong_csrf,
-        Client::decode_import_os_image_file,
     )
     .await;
     ctx.expect_status("ImportOsImageFile", what, 403);
@@ -954,7 +911,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_cancel_tasks(&cancel_tasks_request(&[UNKNOWN_JOB])),
         wrong_csrf,
-        Client::decode_cancel_tasks,
     )
     .await;
     ctx.expect_status("CancelTasks", what, 403);
@@ -962,7 +918,6 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_delete_tasks(&[UNKNOWN_JOB.to_string()]),
         wrong_csrf,
-        Client::decode_delete_tasks,
     )
     .await;
     ctx.expect_status("DeleteTasks", what, 403);
@@ -970,17 +925,10 @@ async fn csrf_required_writes(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_cancel_job(UNKNOWN_JOB, &cancel_request()),
         wrong_csrf,
-        Client::decode_cancel_job,
     )
     .await;
     ctx.expect_status("CancelJob", what, 403);
-    send(
-        &client,
-        Client::request_delete_job(UNKNOWN_JOB),
-        wrong_csrf,
-        Client::decode_delete_job,
-    )
-    .await;
+    send(&client, Client::request_delete_job(UNKNOWN_JOB), wrong_csrf).await;
     ctx.expect_status("DeleteJob", what, 403);
     let jobs_after = match client.get_jobs(&Default::default()).await {
         Ok(get_jobs::Success::Ok(jobs)) => ours(jobs),
@@ -1259,7 +1207,6 @@ async fn backup_requests_refused(ctx: &mut Ctx) -> Result<()> {
             &client,
             Client::request_manage_backup(&copy),
             json_body(invalid),
-            Client::decode_manage_backup,
         )
         .await;
         ctx.expect_status("ManageBackup", what, 400);
@@ -2322,7 +2269,6 @@ async fn os_image_upload_rules(ctx: &mut Ctx) -> Result<()> {
             &Default::default(),
         ),
         json_body(json!({"Action": "Init", "fileSize": "large"})),
-        Client::decode_create_os_image_import_job,
     )
     .await;
     ctx.expect_status(
@@ -2512,7 +2458,6 @@ async fn jobs_and_tasks_read(ctx: &mut Ctx) -> Result<()> {
         &client,
         Client::request_get_tasks(&Default::default()),
         query("compact", "maybe"),
-        Client::decode_get_tasks,
     )
     .await;
     ctx.expect_status("GetTasks", "compact that is no boolean is a 400", 400);
@@ -2531,7 +2476,6 @@ async fn jobs_and_tasks_read(ctx: &mut Ctx) -> Result<()> {
             &client,
             Client::request_get_tasks_by_ids(&[id.to_string()], &Default::default()),
             query("compact", "maybe"),
-            Client::decode_get_tasks_by_ids,
         )
         .await;
         ctx.expect_status("GetTasksByIds", "compact that is no boolean is a 400", 400);
