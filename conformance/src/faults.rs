@@ -5,7 +5,8 @@
 //! [`Faults::add`]. A rule fires on every call, on each call with a probability, or on the next
 //! `times` calls (a script), and does one thing: answer a status (503 with `Retry-After`, ...),
 //! add latency, drop the connection, or make the job the call starts fail at a percentage.
-//! [`layer`] applies the request-level rules in front of the generated router; emulators ask
+//! [`FaultLayer::intercept`] applies the request-level rules in front of the generated router
+//! (`emulators::front`); emulators ask
 //! [`Faults::job_fail_at`] when they start a job.
 //!
 //! ```yaml
@@ -28,9 +29,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -167,6 +166,9 @@ struct FaultState {
 /// The fault rules of one emulator; shared by its layer and its job starts.
 pub struct Faults {
     state: Mutex<FaultState>,
+    /// Whether any rule was ever added (and not cleared): without one, a request needs neither the
+    /// operation lookup nor the lock.
+    armed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Faults {
@@ -189,6 +191,7 @@ impl Faults {
                 rules: BTreeMap::new(),
                 rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             }),
+            armed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -218,7 +221,8 @@ impl Faults {
     pub fn add(&self, operation_id: &str, rule: FaultRule) -> Result<()> {
         let kind = rule.kind()?;
         let remaining = rule.times;
-        self.lock()
+        let mut state = self.lock();
+        state
             .rules
             .entry(operation_id.to_string())
             .or_default()
@@ -227,6 +231,7 @@ impl Faults {
                 kind,
                 remaining,
             });
+        self.armed.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
@@ -243,7 +248,15 @@ impl Faults {
 
     /// Removes every rule.
     pub fn clear(&self) {
-        self.lock().rules.clear();
+        let mut state = self.lock();
+        state.rules.clear();
+        self.armed
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether there is any rule at all.
+    pub fn is_armed(&self) -> bool {
+        self.armed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Decides, and uses up, the request-level faults of one call of `operation_id`.
@@ -393,7 +406,7 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 #[derive(Debug, Clone, Copy)]
 pub struct DropConnection;
 
-/// What [`layer`] needs: the rules, the table, the base path to strip, the clock for
+/// What [`FaultLayer::intercept`] needs: the rules, the table, the base path to strip, the clock for
 /// latency, and the vendor's error body for an injected status.
 #[derive(Clone)]
 pub struct FaultLayer {
@@ -409,48 +422,50 @@ pub struct FaultLayer {
     pub error_body: fn(u16) -> (&'static str, Vec<u8>),
 }
 
-/// The middleware: `axum::middleware::from_fn_with_state(fault_layer, faults::layer)`.
-pub async fn layer(State(config): State<FaultLayer>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let below = path.strip_prefix(config.base_path).unwrap_or(path);
-    let Some(operation) = config.table.find(request.method(), below) else {
-        return next.run(request).await;
-    };
-    let decision = config.faults.on_request(operation);
-    if !decision.latency.is_zero() {
-        config.clock.sleep(decision.latency).await;
-    }
-    match decision.injection {
-        None => next.run(request).await,
-        Some(Injection::Drop) => {
-            tracing::info!(operation, "fault: dropping the connection");
-            let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            response.extensions_mut().insert(DropConnection);
-            response
+impl FaultLayer {
+    /// The injected answer for a request, if a rule fires (after its latency, if any); `None`
+    /// lets the request through, after the latency a rule may add.
+    pub async fn intercept(&self, method: &Method, path: &str) -> Option<Response> {
+        if !self.faults.is_armed() {
+            return None;
         }
-        Some(Injection::Respond {
-            status,
-            retry_after,
-            body,
-        }) => {
-            tracing::info!(operation, status, "fault: injected answer");
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let (content_type, bytes) = match body {
-                None => (config.error_body)(status),
-                Some(Value::String(text)) => ("text/plain", text.into_bytes()),
-                Some(other) => ("application/json", other.to_string().into_bytes()),
-            };
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = code;
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            if let Some(secs) = retry_after {
+        let below = path.strip_prefix(self.base_path).unwrap_or(path);
+        let operation = self.table.find(method, below)?;
+        let decision = self.faults.on_request(operation);
+        if !decision.latency.is_zero() {
+            self.clock.sleep(decision.latency).await;
+        }
+        match decision.injection? {
+            Injection::Drop => {
+                tracing::info!(operation, "fault: dropping the connection");
+                let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                response.extensions_mut().insert(DropConnection);
+                Some(response)
+            }
+            Injection::Respond {
+                status,
+                retry_after,
+                body,
+            } => {
+                tracing::info!(operation, status, "fault: injected answer");
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let (content_type, bytes) = match body {
+                    None => (self.error_body)(status),
+                    Some(Value::String(text)) => ("text/plain", text.into_bytes()),
+                    Some(other) => ("application/json", other.to_string().into_bytes()),
+                };
+                let mut response = Response::new(Body::from(bytes));
+                *response.status_mut() = code;
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if let Some(secs) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                }
+                Some(response)
             }
-            response
         }
     }
 }

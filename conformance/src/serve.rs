@@ -24,11 +24,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use hyper_util::rt::TokioIo;
@@ -333,23 +331,6 @@ fn self_signed_config(
         .with_single_cert(vec![cert], key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((config, pem))
-}
-
-/// Middleware that logs one line per request: method, path, status, duration. Query strings
-/// are left out: they may carry secrets.
-pub async fn log_requests(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-    if response.extensions().get::<DropConnection>().is_some() {
-        tracing::info!(target: "emulator", "{method} {path} dropped {elapsed:.1}ms");
-    } else {
-        let status = response.status().as_u16();
-        tracing::info!(target: "emulator", "{method} {path} {status} {elapsed:.1}ms");
-    }
-    response
 }
 
 #[cfg(test)]

@@ -44,6 +44,8 @@ pub fn run(args: &[String]) -> Result<bool> {
         Some("codegen") => {}
         Some("emulator") => return crate::bench_emulator::run(&args[1..]),
         Some("conformance") => return crate::bench_conformance::run(&args[1..]),
+        // Started by `bench emulator`, not by people: see `bench_floor`.
+        Some("floor-server") => return crate::bench_floor::run(&args[1..]),
         Some(other) => bail!("unknown benchmark `{other}` ({USAGE})"),
         None => bail!("which benchmark? ({USAGE})"),
     }

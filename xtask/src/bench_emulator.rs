@@ -15,6 +15,10 @@
 //! process's `VmHWM` from `/proc/<pid>/status`. Every process started here is stopped by its id by a
 //! guard, also on error or panic.
 //!
+//! After each run of ours, the floor is measured the same way: a bare hyper server (`bench_floor`)
+//! sending our GET answer, which says what any server must spend per request on this machine with
+//! this load generator, so that our figures can be read against what is possible here.
+//!
 //! Prism is installed once into `target/bench/prism/` with npm and reused.
 
 use std::fmt::Write as _;
@@ -565,6 +569,14 @@ struct Measured {
 enum Server {
     Ours,
     Prism(PathBuf),
+    /// `bench floor-server` answering the emulator's own GET answer, read from this file
+    /// (`bench_floor`).
+    Floor(PathBuf),
+}
+
+/// Where a run of our emulator leaves its GET answer, for the floor to send.
+fn answer_file(bench_dir: &Path, vendor: &str) -> PathBuf {
+    bench_dir.join(format!("{vendor}-get-answer.json"))
 }
 
 /// Starts the server, waits until it answers the GET, drives it, stops it.
@@ -624,6 +636,32 @@ fn measure(
                 log,
             )
         }
+        Server::Floor(answer) => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let log = bench_dir.join(format!("{}-floor.stderr", scenario.vendor));
+            let child = Command::new(exe)
+                .args([
+                    "bench",
+                    "floor-server",
+                    "--port",
+                    &port.to_string(),
+                    "--body",
+                ])
+                .arg(answer)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(file(&log)?)
+                .spawn()
+                .map_err(|e| format!("starting the floor server: {e}"))?;
+            (
+                Process {
+                    child,
+                    label: format!("the floor server ({})", scenario.vendor),
+                },
+                scenario.base_path.to_string(),
+                log,
+            )
+        }
     };
     let strip = |call: &Call| Call {
         path: format!("{prefix}{}", &call.path[scenario.base_path.len()..]),
@@ -641,7 +679,13 @@ fn measure(
             ));
         }
         match runtime.block_on(once(addr, &get)) {
-            Ok((status, _)) if status.is_success() => break,
+            Ok((status, body)) if status.is_success() => {
+                if let Server::Ours = server {
+                    std::fs::write(answer_file(bench_dir, scenario.vendor), &body)
+                        .map_err(|e| format!("keeping the GET answer for the floor: {e}"))?;
+                }
+                break;
+            }
             Ok((status, body)) if started.elapsed() > Duration::from_secs(2) => {
                 return Err(format!(
                     "answers the GET with {status}: {}",
@@ -657,14 +701,21 @@ fn measure(
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-    let job = runtime.block_on(job_call(scenario, addr, &prefix))?;
+    // The floor starts no jobs: it has none.
+    let job = match server {
+        Server::Floor(_) => None,
+        _ => Some(runtime.block_on(job_call(scenario, addr, &prefix))?),
+    };
 
     runtime.block_on(drive(addr, &get, options.connections, WARM_UP));
     let cpu_before = (cpu_time(process.pid()), cpu_time(std::process::id()));
     let get_load = runtime.block_on(drive(addr, &get, options.connections, options.seconds));
     let cpu_after = (cpu_time(process.pid()), cpu_time(std::process::id()));
     let peak_after_get_kb = memory_kb(process.pid()).map(|(hwm, _)| hwm);
-    let job_load = runtime.block_on(drive(addr, &job, options.connections, options.job_seconds));
+    let job_load = match &job {
+        Some(job) => runtime.block_on(drive(addr, job, options.connections, options.job_seconds)),
+        None => Load::default(),
+    };
     let memory = memory_kb(process.pid());
     if let Some(status) = process.exited() {
         return Err(format!(
@@ -737,6 +788,10 @@ fn install_prism(bench_dir: &Path) -> Result<PathBuf, String> {
 struct VendorResult {
     scenario: Scenario,
     ours: Vec<Result<Measured, String>>,
+    /// The bare hyper server sending our answer (`bench_floor`): what the machine allows at best.
+    floor: Vec<Result<Measured, String>>,
+    /// Our GET answer, which the floor sends.
+    answer_file: PathBuf,
     /// `Err` for the whole baseline when Prism is skipped or could not be installed.
     prism: Result<Vec<Result<Measured, String>>, String>,
 }
@@ -776,12 +831,27 @@ pub fn run(args: &[String]) -> Result<bool> {
     for vendor in &options.vendors {
         let scenario = scenario(vendor, &bench_dir)?;
         let mut ours = Vec::new();
+        let mut floor = Vec::new();
         let mut baseline = prism.as_ref().map(|_| Vec::new()).map_err(Clone::clone);
         for run in 1..=options.runs {
             eprintln!("== {vendor}, run {run} of {}: our emulator", options.runs);
             let measured = measure(&runtime, &Server::Ours, &scenario, &options, &bench_dir);
             report_progress(&measured);
+            let answered = measured.is_ok();
             ours.push(measured);
+            if answered {
+                eprintln!("== {vendor}, run {run} of {}: the floor", options.runs);
+                let answer = answer_file(&bench_dir, vendor);
+                let measured = measure(
+                    &runtime,
+                    &Server::Floor(answer),
+                    &scenario,
+                    &options,
+                    &bench_dir,
+                );
+                report_progress(&measured);
+                floor.push(measured);
+            }
             if let (Ok(prism), Ok(runs)) = (&prism, &mut baseline) {
                 eprintln!("== {vendor}, run {run} of {}: Prism", options.runs);
                 let measured = measure(
@@ -796,8 +866,10 @@ pub fn run(args: &[String]) -> Result<bool> {
             }
         }
         results.push(VendorResult {
+            answer_file: answer_file(&bench_dir, vendor),
             scenario,
             ours,
+            floor,
             prism: baseline,
         });
     }
@@ -1086,6 +1158,58 @@ impl Report {
             }
         }
 
+        let _ = writeln!(
+            out,
+            "\n#### The floor: a bare hyper server sending the same answer\n\n\
+             What any HTTP server must spend per request on this machine, with this load generator: \
+             `bench floor-server` (`xtask/src/bench_floor.rs`) accepts, parses the request head and \
+             writes a fixed answer (our emulator's own GET answer, the same bytes) on the same tokio \
+             runtime and hyper settings as `cargo xtask emulate`, and does nothing else. Measured in \
+             the same run, right after each run of ours.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| vendor | answer | floor: requests/s | p50 | p99 | CPU per GET: floor server | ours | load generator (floor) | ours / floor requests/s |"
+        );
+        let _ = writeln!(
+            out,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for r in &self.results {
+            let v = r.scenario.vendor;
+            let answer = std::fs::metadata(&r.answer_file)
+                .map(|m| format!("{} bytes", m.len()))
+                .unwrap_or_else(|_| "–".into());
+            let cpu = |us: Option<f64>| {
+                us.map(|us| format!("{us:.0} µs"))
+                    .unwrap_or_else(|| "–".into())
+            };
+            match (medians(&r.floor), medians(&r.ours)) {
+                (Some(f), ours) => {
+                    let _ = writeln!(
+                        out,
+                        "| {v} | {answer} | {} | {} | {} | {} | {} | {} | {} |",
+                        rps(f.get_rps),
+                        us(f.get_p50),
+                        us(f.get_p99),
+                        cpu(f.server_cpu_per_get_us),
+                        cpu(ours.as_ref().and_then(|o| o.server_cpu_per_get_us)),
+                        cpu(f.client_cpu_per_get_us),
+                        ours.as_ref()
+                            .map(|o| format!("{:.2} ×", o.get_rps / f.get_rps.max(1e-9)))
+                            .unwrap_or_else(|| "–".into()),
+                    );
+                }
+                (None, _) => {
+                    let _ = writeln!(
+                        out,
+                        "| {v} | {answer} | not measured: {} | – | – | – | – | – | – |",
+                        first_error(&r.floor)
+                    );
+                }
+            }
+        }
+
         let _ = writeln!(out, "\n#### A job start\n");
         let _ = writeln!(
             out,
@@ -1164,22 +1288,33 @@ impl Report {
         }
 
         for r in &self.results {
-            for (who, runs) in [("ours", Some(&r.ours)), ("Prism", r.prism.as_ref().ok())] {
+            for (who, runs) in [
+                ("ours", Some(&r.ours)),
+                ("the floor", Some(&r.floor)),
+                ("Prism", r.prism.as_ref().ok()),
+            ] {
                 let Some(runs) = runs else { continue };
                 let per_run: Vec<String> = runs
                     .iter()
                     .map(|m| match m {
                         Ok(m) => format!(
-                            "GET {}/s p50 {} p99 {} errors {} (CPU per GET: server {}, load generator {}), jobs {}/s p99 {} errors {}, peak {} (RSS at the end {})",
+                            "GET {}/s p50 {} p99 {} errors {} (CPU per GET: server {}, load generator {}), {}, peak {} (RSS at the end {})",
                             rps(m.get.requests_per_second()),
                             us(m.get.percentile(50.0)),
                             us(m.get.percentile(99.0)),
                             m.get.errors_text(),
                             per_request(m.get_cpu, &m.get),
                             per_request(m.client_cpu, &m.get),
-                            rps(m.job.requests_per_second()),
-                            us(m.job.percentile(99.0)),
-                            m.job.errors_text(),
+                            if m.job.latencies_us.is_empty() && m.job.errors() == 0 {
+                                "no job starts".to_string()
+                            } else {
+                                format!(
+                                    "jobs {}/s p99 {} errors {}",
+                                    rps(m.job.requests_per_second()),
+                                    us(m.job.percentile(99.0)),
+                                    m.job.errors_text()
+                                )
+                            },
                             mb(m.peak_after_jobs_kb),
                             mb(m.rss_after_jobs_kb),
                         ),

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_conformance;
 mod bench_emulator;
+mod bench_floor;
 mod codegen;
 mod conformance_cli;
 mod diff;

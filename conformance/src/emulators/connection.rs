@@ -25,19 +25,35 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// The middleware (`axum::middleware::from_fn(connection::close_after_unread_body)`), outside
-/// every layer that may answer early.
+/// every layer that may answer early. The emulators do the same two steps in their front
+/// (`front.rs`): [`track_body`], then [`close_if_unread`].
 pub async fn close_after_unread_body(request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    if body.is_end_stream() {
-        return next.run(Request::from_parts(parts, body)).await;
+    let (request, unread) = track_body(request);
+    close_if_unread(next.run(request).await, unread)
+}
+
+/// Whether the request's body was read to its end, as [`track_body`] follows it.
+pub struct BodyRead(Option<Arc<AtomicBool>>);
+
+/// Follows whether the request's body gets read to its end (a request without a body needs no
+/// following).
+pub fn track_body(request: Request) -> (Request, BodyRead) {
+    if request.body().is_end_stream() {
+        return (request, BodyRead(None));
     }
+    let (parts, body) = request.into_parts();
     let read = Arc::new(AtomicBool::new(false));
     let body = Body::new(Tracked {
         inner: body,
         read: read.clone(),
     });
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    if !read.load(Ordering::Acquire) {
+    (Request::from_parts(parts, body), BodyRead(Some(read)))
+}
+
+/// `Connection: close` on `response` when the body [`track_body`] followed was not read to its
+/// end.
+pub fn close_if_unread(mut response: Response, body: BodyRead) -> Response {
+    if body.0.is_some_and(|read| !read.load(Ordering::Acquire)) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -1,6 +1,7 @@
 //! One module per vendor, each an implementation of its generated `server::Api`.
 
 pub mod connection;
+pub mod front;
 pub mod ibm;
 pub mod lxca;
 pub mod zstack;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
@@ -130,14 +129,10 @@ pub(super) async fn token(
     )
 }
 
-/// The bearer token and tenant checks of every API call.
-pub(super) async fn authenticate(
-    State(ibm): State<Arc<Ibm>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The bearer token and tenant checks of every API call: the refusal, if any.
+pub(super) fn authenticate(ibm: &Ibm, request: &Request) -> Option<Response> {
     if !request.uri().path().starts_with(BASE_PATH) {
-        return next.run(request).await;
+        return None;
     }
     let unauthorized = |message: &str| {
         json_response(
@@ -151,20 +146,22 @@ pub(super) async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_string());
+        .map(|(_, token)| token.trim());
     let Some(token) = token else {
-        return unauthorized("The IAM access token is missing: send Authorization: Bearer <token>");
+        return Some(unauthorized(
+            "The IAM access token is missing: send Authorization: Bearer <token>",
+        ));
     };
     let now = ibm.env.clock.now();
     {
         let mut state = ibm.lock();
-        match state.tokens.get(&token) {
+        match state.tokens.get(token) {
             Some(t) if t.expires.is_none_or(|at| now < at) => {}
             Some(_) => {
-                state.tokens.remove(&token);
-                return unauthorized("The IAM access token has expired");
+                state.tokens.remove(token);
+                return Some(unauthorized("The IAM access token has expired"));
             }
-            None => return unauthorized("The IAM access token is invalid"),
+            None => return Some(unauthorized("The IAM access token is invalid")),
         }
         if let Some(tenant) = request
             .headers()
@@ -172,15 +169,15 @@ pub(super) async fn authenticate(
             .and_then(|v| v.to_str().ok())
         {
             if !state.tenants.contains(&tenant_key(tenant)) {
-                return json_response(
+                return Some(json_response(
                     StatusCode::FORBIDDEN,
                     &error_envelope(
                         "KAccessDenied",
                         &format!("The caller is not allowed to access tenant {tenant}"),
                     ),
-                );
+                ));
             }
         }
     }
-    next.run(request).await
+    None
 }

@@ -65,8 +65,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use ibm_backup_recovery::types::Error as IbmError;
@@ -600,23 +600,29 @@ impl Ibm {
     /// [`BASE_PATH`] behind authentication, fault injection, a body limit and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
-        let api = Router::new()
-            .nest(BASE_PATH, ibm_backup_recovery::server::router(self.clone()))
-            .layer(middleware::from_fn_with_state(
-                self.clone(),
-                iam::authenticate,
-            ));
-        Router::new()
+        let inner = Router::new()
             .route(TOKEN_PATH, axum::routing::post(iam::token))
             .with_state(self.clone())
-            .merge(api)
+            .nest(BASE_PATH, ibm_backup_recovery::server::router(self.clone()))
             .fallback(not_found)
-            .layer(middleware::from_fn_with_state(faults, crate::faults::layer))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-            .layer(middleware::from_fn(
-                super::connection::close_after_unread_body,
-            ))
-            .layer(middleware::from_fn(crate::serve::log_requests))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+        super::front::wrap(inner, faults, Authenticated(self.clone()))
+    }
+}
+
+/// Every API call under [`BASE_PATH`] needs a live IAM token and a tenant the caller may use
+/// (the token endpoint itself is outside it).
+struct Authenticated(Arc<Ibm>);
+
+impl super::front::Gate for Authenticated {
+    type Pending = ();
+
+    fn admit(&self, request: Request) -> Result<(Request, ()), Response> {
+        iam::authenticate(&self.0, &request).map_or(Ok((request, ())), Err)
+    }
+
+    async fn finish(&self, _: (), response: Response) -> Response {
+        response
     }
 }
 

@@ -49,9 +49,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Request, State as AxumState};
+use axum::body::HttpBody as _;
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine as _;
@@ -389,27 +389,8 @@ impl Lxca {
     /// fault injection and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
-        let generated = lxca::server::router(self.clone())
-            .fallback(not_found)
-            .layer(middleware::from_fn_with_state(
-                self.clone(),
-                os_images_listing,
-            ));
-        // Routing happens inside `generated`, so the path is normalised in front of it.
-        let normalised = tower::ServiceBuilder::new()
-            .layer(middleware::from_fn(strip_trailing_slash))
-            .service(generated);
-        Router::new()
-            .fallback_service(normalised)
-            .layer(middleware::from_fn_with_state(faults, crate::faults::layer))
-            .layer(middleware::from_fn_with_state(
-                self.upload_limit,
-                limit_bodies,
-            ))
-            .layer(middleware::from_fn(
-                super::connection::close_after_unread_body,
-            ))
-            .layer(middleware::from_fn(crate::serve::log_requests))
+        let inner = lxca::server::router(self.clone()).fallback(not_found);
+        super::front::wrap(inner, faults, Gate(self.clone()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -596,7 +577,7 @@ fn fault_body(status: u16) -> (&'static str, Vec<u8>) {
 }
 
 /// `/osImages/` and `/osImages` are the same resource (pylxca writes the former).
-async fn strip_trailing_slash(mut request: Request, next: Next) -> Response {
+fn strip_trailing_slash(request: &mut Request) {
     let path = request.uri().path();
     if path.len() > 1 && path.ends_with('/') {
         let trimmed = path.trim_end_matches('/');
@@ -609,7 +590,6 @@ async fn strip_trailing_slash(mut request: Request, next: Next) -> Response {
             *request.uri_mut() = uri;
         }
     }
-    next.run(request).await
 }
 
 /// 413 with the error envelope.
@@ -625,15 +605,70 @@ fn too_large(limit: u64) -> Response {
     )
 }
 
+/// What LXCA's web server does in front of the API, and what the generated router cannot express:
+/// trailing slashes are ignored, request bodies are limited, and the OS images listing carries
+/// the repository's other lists.
+struct Gate(Arc<Lxca>);
+
+/// A streamed body's limit, and the flag set when the body outgrew it.
+type BodyLimit = (Arc<AtomicBool>, u64);
+
+/// What [`Gate`] remembers of a request until its answer.
+struct Pending {
+    /// Set when the body outgrew its limit while streaming.
+    exceeded: Option<BodyLimit>,
+    /// `Some(ids)` for `GET /osImages` (the `id` filter, if any).
+    os_images_listing: Option<Option<Vec<String>>>,
+}
+
+impl super::front::Gate for Gate {
+    type Pending = Pending;
+
+    fn admit(&self, mut request: Request) -> Result<(Request, Pending), Response> {
+        strip_trailing_slash(&mut request);
+        let os_images_listing =
+            (request.method() == Method::GET && request.uri().path() == "/osImages").then(|| {
+                codegen_runtime::validation::query_pairs(request.uri().query())
+                    .into_iter()
+                    .find(|(k, _)| k == "id")
+                    .map(|(_, v)| v.split(',').map(str::to_string).collect())
+            });
+        let (request, exceeded) = limit_body(request, self.0.upload_limit)?;
+        Ok((
+            request,
+            Pending {
+                exceeded,
+                os_images_listing,
+            },
+        ))
+    }
+
+    async fn finish(&self, pending: Pending, response: Response) -> Response {
+        if let Some((exceeded, limit)) = pending.exceeded {
+            if exceeded.load(Ordering::SeqCst) {
+                return too_large(limit);
+            }
+        }
+        match pending.os_images_listing {
+            Some(ids) => os_images_listing(&self.0, ids.as_deref(), response).await,
+            None => response,
+        }
+    }
+}
+
 /// Limits request bodies as they stream: JSON (and any other non-multipart body) to
 /// [`JSON_LIMIT`], multipart uploads to the upload limit plus [`MULTIPART_OVERHEAD`]. A declared
 /// `Content-Length` above the limit answers 413 at once; a body that grows past it while
-/// streaming stops the handler's reading, and its answer is replaced by 413.
-pub async fn limit_bodies(
-    AxumState(upload_limit): AxumState<u64>,
+/// streaming stops the handler's reading, and the flag returned says so (its answer is then
+/// replaced by 413).
+#[allow(clippy::result_large_err)] // the 413 is the answer, not an error to propagate
+fn limit_body(
     request: Request,
-    next: Next,
-) -> Response {
+    upload_limit: u64,
+) -> Result<(Request, Option<BodyLimit>), Response> {
+    if request.body().is_end_stream() {
+        return Ok((request, None));
+    }
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -654,7 +689,7 @@ pub async fn limit_bodies(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return too_large(limit);
+        return Err(too_large(limit));
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
@@ -670,30 +705,12 @@ pub async fn limit_bodies(
         Ok(chunk)
     });
     let request = Request::from_parts(parts, Body::from_stream(stream));
-    let response = next.run(request).await;
-    if exceeded.load(Ordering::SeqCst) {
-        return too_large(limit);
-    }
-    response
+    Ok((request, Some((exceeded, limit))))
 }
 
 /// Adds the OS images repository's other lists to the generated GET /osImages answer, whose type
 /// keeps only `bootFiles`.
-async fn os_images_listing(
-    AxumState(lxca): AxumState<Arc<Lxca>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let is_listing = request.method() == Method::GET
-        && request.uri().path().trim_end_matches('/') == "/osImages";
-    if !is_listing {
-        return next.run(request).await;
-    }
-    let ids: Option<Vec<String>> = codegen_runtime::validation::query_pairs(request.uri().query())
-        .into_iter()
-        .find(|(k, _)| k == "id")
-        .map(|(_, v)| v.split(',').map(str::to_string).collect());
-    let response = next.run(request).await;
+async fn os_images_listing(lxca: &Lxca, ids: Option<&[String]>, response: Response) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -704,7 +721,7 @@ async fn os_images_listing(
     let Ok(Value::Object(mut listing)) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    for (key, value) in lxca.os_image_lists(ids.as_deref()) {
+    for (key, value) in lxca.os_image_lists(ids) {
         listing.entry(key).or_insert(value);
     }
     let mut response = Response::from_parts(

@@ -33,7 +33,6 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -217,17 +216,11 @@ impl ZStack {
     /// limit and the request log.
     pub fn router(self: &Arc<Self>) -> Router {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
-        Router::new()
+        let inner = Router::new()
             .nest(BASE_PATH, zstack::server::router(self.clone()))
             .fallback(no_api_mapping)
-            .layer(middleware::from_fn(rest_layer_checks))
-            .layer(middleware::from_fn(only_get_for_jobs))
-            .layer(middleware::from_fn_with_state(faults, crate::faults::layer))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-            .layer(middleware::from_fn(
-                super::connection::close_after_unread_body,
-            ))
-            .layer(middleware::from_fn(crate::serve::log_requests))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+        super::front::wrap(inner, faults, RestLayer)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -316,32 +309,48 @@ async fn no_api_mapping(request: Request) -> Response {
 }
 
 /// The REST layer answers job queries with any method but GET with 405.
-async fn only_get_for_jobs(request: Request, next: Next) -> Response {
+/// ZStack's REST layer, in front of every API: what it refuses before an API sees the request.
+struct RestLayer;
+
+impl super::front::Gate for RestLayer {
+    type Pending = ();
+
+    fn admit(&self, request: Request) -> Result<(Request, ()), Response> {
+        only_get_for_jobs(&request)
+            .or_else(|| rest_layer_checks(&request))
+            .map_or(Ok((request, ())), Err)
+    }
+
+    async fn finish(&self, _: (), response: Response) -> Response {
+        response
+    }
+}
+
+fn only_get_for_jobs(request: &Request) -> Option<Response> {
     let is_job = request
         .uri()
         .path()
         .strip_prefix(BASE_PATH)
         .is_some_and(|p| p.starts_with("/v1/api-jobs/"));
-    if is_job && request.method() != Method::GET {
-        return text(
+    (is_job && request.method() != Method::GET).then(|| {
+        text(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET method is allowed for querying job status".into(),
-        );
-    }
-    next.run(request).await
+        )
+    })
 }
 
 /// The checks ZStack's REST layer makes before any API, with its wording (the generated router
 /// would refuse the same requests, but with its own messages): `X-Job-UUID` must be a dashless
 /// UUID, a query's `limit` and `start` must be integers, and each `q` condition needs an
 /// operator.
-async fn rest_layer_checks(request: Request, next: Next) -> Response {
+fn rest_layer_checks(request: &Request) -> Option<Response> {
     if let Some(job) = request.headers().get("x-job-uuid") {
         if !job.to_str().is_ok_and(crate::ids::is_hex32) {
-            return text(
+            return Some(text(
                 StatusCode::BAD_REQUEST,
                 "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped".into(),
-            );
+            ));
         }
     }
     let is_query = request.method() == Method::GET
@@ -349,19 +358,19 @@ async fn rest_layer_checks(request: Request, next: Next) -> Response {
     if is_query {
         for (name, value) in codegen_runtime::validation::query_pairs(request.uri().query()) {
             if (name == "limit" || name == "start") && value.trim().parse::<i64>().is_err() {
-                return text(
+                return Some(text(
                     StatusCode::BAD_REQUEST,
                     format!("Invalid query parameter. '{name}' must be an integer"),
-                );
+                ));
             }
             if name == "q" {
                 if let Err(query::QueryError::RestLayer(message)) = query::parse_condition(&value) {
-                    return text(StatusCode::BAD_REQUEST, message);
+                    return Some(text(StatusCode::BAD_REQUEST, message));
                 }
             }
         }
     }
-    next.run(request).await
+    None
 }
 
 fn text(status: StatusCode, body: String) -> Response {
