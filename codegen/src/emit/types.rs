@@ -4,14 +4,14 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::tokens::{bare, doc, ident, ty};
-use crate::ir::types::{Field, Struct, TypeDef, TypeKind, Variant};
+use crate::ir::types::{Field, Struct, Ty, TypeDef, TypeKind, Variant};
 use crate::ir::TypeSpace;
 
 pub fn emit(space: &TypeSpace) -> TokenStream {
     let items = space.types.values().map(|def| match &def.kind {
         TypeKind::Struct(s) => structure(def, s),
         TypeKind::StringEnum { variants } => string_enum(def, variants),
-        TypeKind::Union { variants, tag } => union(def, variants, tag.as_deref()),
+        TypeKind::Union { variants, tag } => union(space, def, variants, tag.as_deref()),
         TypeKind::Alias(t) => {
             let name = ident(&def.name.rust);
             let doc = doc(def.doc.as_deref());
@@ -232,7 +232,25 @@ fn string_enum(def: &TypeDef, variants: &[crate::ir::names::Name]) -> TokenStrea
     }
 }
 
-fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream {
+/// Whether a variant's own type always writes the tag member: a struct with the tag as a required,
+/// non-nullable field. Such a variant serializes as itself; the others go through a JSON value
+/// that the tag is added to, which costs an allocation per member.
+fn writes_tag(space: &TypeSpace, variant: &Ty, tag: &str) -> bool {
+    let name = match variant {
+        Ty::Named(name) => name,
+        Ty::Boxed(inner) => return writes_tag(space, inner, tag),
+        _ => return false,
+    };
+    match space.types.get(name).map(|def| &def.kind) {
+        Some(TypeKind::Struct(s)) => s
+            .fields
+            .iter()
+            .any(|f| f.name.api == tag && f.required && !f.nullable),
+        _ => false,
+    }
+}
+
+fn union(space: &TypeSpace, def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream {
     let name = ident(&def.name.rust);
     let type_doc = doc(def.doc.as_deref());
     let eq = def.eq.then(|| quote!(Eq,));
@@ -256,9 +274,36 @@ fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream 
     };
     let serialize_arms = variants.iter().map(|v| {
         let n = ident(&v.name.rust);
+        if writes_tag(space, &v.ty, tag) {
+            return quote!(Self::#n(v) => return ::serde::Serialize::serialize(v, serializer),);
+        }
         let first = v.tags.first().map(String::as_str).unwrap_or_default();
         quote!(Self::#n(v) => (#first, ::serde_json::to_value(v)),)
     });
+    let serialize_body = if variants.iter().all(|v| writes_tag(space, &v.ty, tag)) {
+        let arms = variants.iter().map(|v| {
+            let n = ident(&v.name.rust);
+            quote!(Self::#n(v) => ::serde::Serialize::serialize(v, serializer),)
+        });
+        quote! {
+            match self {
+                #(#arms)*
+                Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
+            }
+        }
+    } else {
+        quote! {
+            let (tag, value) = match self {
+                #(#serialize_arms)*
+                Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
+            };
+            let mut value = value.map_err(::serde::ser::Error::custom)?;
+            if let ::serde_json::Value::Object(members) = &mut value {
+                members.entry(#tag).or_insert_with(|| ::serde_json::Value::from(tag));
+            }
+            ::serde::Serialize::serialize(&value, serializer)
+        }
+    };
     let arms = variants.iter().map(|v| {
         let n = ident(&v.name.rust);
         let tags = &v.tags;
@@ -282,15 +327,7 @@ fn union(def: &TypeDef, variants: &[Variant], tag: Option<&str>) -> TokenStream 
         // point at any schema), so what deserialized as a variant serializes as one.
         impl ::serde::Serialize for #name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                let (tag, value) = match self {
-                    #(#serialize_arms)*
-                    Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-                };
-                let mut value = value.map_err(::serde::ser::Error::custom)?;
-                if let ::serde_json::Value::Object(members) = &mut value {
-                    members.entry(#tag).or_insert_with(|| ::serde_json::Value::from(tag));
-                }
-                ::serde::Serialize::serialize(&value, serializer)
+                #serialize_body
             }
         }
         impl<'de> ::serde::Deserialize<'de> for #name {

@@ -309,18 +309,15 @@ impl ::serde::Serialize for BackupStorageInventory {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        let (tag, value) = match self {
+        match self {
             Self::ImageStoreBackupStorageInventory(v) => {
-                ("ImageStoreBackupStorage", ::serde_json::to_value(v))
+                ::serde::Serialize::serialize(v, serializer)
             }
-            Self::CephBackupStorageInventory(v) => ("Ceph", ::serde_json::to_value(v)),
-            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-        };
-        let mut value = value.map_err(::serde::ser::Error::custom)?;
-        if let ::serde_json::Value::Object(members) = &mut value {
-            members.entry("type").or_insert_with(|| ::serde_json::Value::from(tag));
+            Self::CephBackupStorageInventory(v) => {
+                ::serde::Serialize::serialize(v, serializer)
+            }
+            Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
         }
-        ::serde::Serialize::serialize(&value, serializer)
     }
 }
 impl<'de> ::serde::Deserialize<'de> for BackupStorageInventory {

@@ -276,16 +276,11 @@ impl ::serde::Serialize for OtherOrUnknown {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        let (tag, value) = match self {
-            Self::Other2(v) => ("Other", ::serde_json::to_value(v)),
-            Self::Unknown(v) => ("Unknown", ::serde_json::to_value(v)),
-            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-        };
-        let mut value = value.map_err(::serde::ser::Error::custom)?;
-        if let ::serde_json::Value::Object(members) = &mut value {
-            members.entry("kind").or_insert_with(|| ::serde_json::Value::from(tag));
+        match self {
+            Self::Other2(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Unknown(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
         }
-        ::serde::Serialize::serialize(&value, serializer)
     }
 }
 impl<'de> ::serde::Deserialize<'de> for OtherOrUnknown {

@@ -1052,16 +1052,11 @@ impl ::serde::Serialize for Notification {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        let (tag, value) = match self {
-            Self::Email(v) => ("email", ::serde_json::to_value(v)),
-            Self::Sms(v) => ("sms", ::serde_json::to_value(v)),
-            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-        };
-        let mut value = value.map_err(::serde::ser::Error::custom)?;
-        if let ::serde_json::Value::Object(members) = &mut value {
-            members.entry("channel").or_insert_with(|| ::serde_json::Value::from(tag));
+        match self {
+            Self::Email(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Sms(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
         }
-        ::serde::Serialize::serialize(&value, serializer)
     }
 }
 impl<'de> ::serde::Deserialize<'de> for Notification {
@@ -1444,16 +1439,11 @@ impl ::serde::Serialize for Pet {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        let (tag, value) = match self {
-            Self::Cat(v) => ("cat", ::serde_json::to_value(v)),
-            Self::Dog(v) => ("dog", ::serde_json::to_value(v)),
-            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-        };
-        let mut value = value.map_err(::serde::ser::Error::custom)?;
-        if let ::serde_json::Value::Object(members) = &mut value {
-            members.entry("petType").or_insert_with(|| ::serde_json::Value::from(tag));
+        match self {
+            Self::Cat(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Dog(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
         }
-        ::serde::Serialize::serialize(&value, serializer)
     }
 }
 impl<'de> ::serde::Deserialize<'de> for Pet {
@@ -1663,17 +1653,12 @@ impl ::serde::Serialize for Range {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
-        let (tag, value) = match self {
-            Self::RangeTo(v) => ("range_to", ::serde_json::to_value(v)),
-            Self::Range(v) => ("range", ::serde_json::to_value(v)),
-            Self::RangeFrom(v) => ("range_from", ::serde_json::to_value(v)),
-            Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
-        };
-        let mut value = value.map_err(::serde::ser::Error::custom)?;
-        if let ::serde_json::Value::Object(members) = &mut value {
-            members.entry("type").or_insert_with(|| ::serde_json::Value::from(tag));
+        match self {
+            Self::RangeTo(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Range(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::RangeFrom(v) => ::serde::Serialize::serialize(v, serializer),
+            Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
         }
-        ::serde::Serialize::serialize(&value, serializer)
     }
 }
 impl<'de> ::serde::Deserialize<'de> for Range {
@@ -2033,7 +2018,7 @@ impl ::serde::Serialize for Shape {
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
         let (tag, value) = match self {
-            Self::Circle(v) => ("Circle", ::serde_json::to_value(v)),
+            Self::Circle(v) => return ::serde::Serialize::serialize(v, serializer),
             Self::Square(v) => ("Square", ::serde_json::to_value(v)),
             Self::Other(value) => return ::serde::Serialize::serialize(value, serializer),
         };
