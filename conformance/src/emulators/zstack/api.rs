@@ -194,18 +194,12 @@ impl ZStack {
         })
     }
 
-    /// A whole inventory as answered: what [`typed`] makes of it, as the JSON it is written as
-    /// (a `BackupStorageInventory::Other` holding what the typed variant serializes to, so it is
-    /// written the same, byte for byte, without the typed variant's detour through a JSON value
-    /// on every answer), remembered while the inventory does not change.
+    /// A whole inventory as answered: what [`typed`] makes of it, remembered while the inventory
+    /// does not change.
     fn answer(&self, storage: &Storage) -> BackupStorageInventory {
         self.storage_answers
             .get(storage.uuid(), &storage.inventory, || {
-                let inventory = typed(storage.inventory.clone());
-                match serde_json::to_value(&inventory) {
-                    Ok(value) => BackupStorageInventory::Other(value),
-                    Err(_) => inventory,
-                }
+                typed(storage.inventory.clone())
             })
     }
 
