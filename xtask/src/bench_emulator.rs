@@ -1193,7 +1193,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "- {} runs per server, ours and Prism's alternating; each figure is the median over the \
+            "- {} runs per server, ours, the floor and Prism's in turn; each figure is the median over the \
              runs, and the targets are judged on it\n",
             o.runs
         );
