@@ -412,6 +412,15 @@ async fn jobs_follow_the_async_convention() {
             (405, "only GET method is allowed for querying job status")
         );
     }
+    // Any other method, with the methods allowed, as RFC 9110 wants of a 405.
+    let traced = emulator
+        .http
+        .request(reqwest::Method::TRACE, &location)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traced.status(), 405);
+    assert_eq!(traced.headers()["allow"], "GET");
     // Expired after the retention time: 404.
     emulator.advance(599.0);
     assert_eq!(emulator.poll(&location).await.0, 200);

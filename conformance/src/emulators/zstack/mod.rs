@@ -333,10 +333,15 @@ fn only_get_for_jobs(request: &Request) -> Option<Response> {
         .strip_prefix(BASE_PATH)
         .is_some_and(|p| p.starts_with("/v1/api-jobs/"));
     (is_job && request.method() != Method::GET).then(|| {
-        text(
+        let mut answer = text(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET method is allowed for querying job status".into(),
-        )
+        );
+        // RFC 9110 wants the methods that are allowed on a 405.
+        answer
+            .headers_mut()
+            .insert(header::ALLOW, axum::http::HeaderValue::from_static("GET"));
+        answer
     })
 }
 
