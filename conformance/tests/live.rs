@@ -85,6 +85,22 @@ async fn live_run(
     .unwrap()
 }
 
+/// A read-only run afterwards lists nothing named with `run_id`: `what` cleaned up after itself.
+async fn assert_nothing_left(vendor: Vendor, url: &str, run_id: &str, what: &str) {
+    let after = live_run(vendor, url, true, false, "check").await;
+    for e in &after.targets[0].unredacted {
+        if let Some(r) = &e.response {
+            let body = String::from_utf8_lossy(&r.body);
+            assert!(
+                !body.contains(&format!("conformance-{run_id}")),
+                "{vendor:?}: {} {} still lists what {what} created: {body}",
+                e.request.method,
+                e.request.path
+            );
+        }
+    }
+}
+
 fn failures(report: &Report) -> Vec<String> {
     report
         .results
@@ -168,18 +184,7 @@ async fn a_mutating_live_run_passes_and_leaves_nothing_behind() {
             failures(&outcome.report).join("\n")
         );
         // Whatever the run created carried its run id; a read-only run afterwards lists nothing with it.
-        let after = live_run(vendor, &url, true, false, "check").await;
-        for e in &after.targets[0].unredacted {
-            if let Some(r) = &e.response {
-                let body = String::from_utf8_lossy(&r.body);
-                assert!(
-                    !body.contains(&format!("conformance-{run_id}")),
-                    "{vendor:?}: {} {} still lists what the run created: {body}",
-                    e.request.method,
-                    e.request.path
-                );
-            }
-        }
+        assert_nothing_left(vendor, &url, run_id, "the run").await;
         drop(server);
     }
 }
@@ -246,16 +251,5 @@ async fn an_interrupted_run_cleans_up_what_it_created() {
         .collect();
     assert_eq!(stopped.len(), 1, "{}", report.summary());
     eprintln!("interrupted in {}", stopped[0].check);
-    let after = live_run(vendor, &url, true, false, "check").await;
-    for e in &after.targets[0].unredacted {
-        if let Some(r) = &e.response {
-            let body = String::from_utf8_lossy(&r.body);
-            assert!(
-                !body.contains(&format!("conformance-{run_id}")),
-                "{} {} still lists what the interrupted run created: {body}",
-                e.request.method,
-                e.request.path
-            );
-        }
-    }
+    assert_nothing_left(vendor, &url, run_id, "the interrupted run").await;
 }
