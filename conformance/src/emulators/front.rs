@@ -32,26 +32,15 @@ pub trait Gate: Send + Sync + 'static {
     #[allow(clippy::result_large_err)] // the answer is the common case's alternative, not an error
     fn admit(&self, request: Request) -> Result<(Request, Self::Pending), Response>;
 
-    /// Rewrites the router's answer (LXCA: the body outgrew its limit, the OS images listing).
+    /// Rewrites the router's answer (LXCA: the body outgrew its limit, the OS images listing);
+    /// by default the answer stands.
     fn finish(
         &self,
         pending: Self::Pending,
         response: Response,
-    ) -> impl Future<Output = Response> + Send;
-}
-
-/// A gate that admits everything as it is.
-pub struct Open;
-
-impl Gate for Open {
-    type Pending = ();
-
-    fn admit(&self, request: Request) -> Result<(Request, ()), Response> {
-        Ok((request, ()))
-    }
-
-    async fn finish(&self, _: (), response: Response) -> Response {
-        response
+    ) -> impl Future<Output = Response> + Send {
+        let _ = pending;
+        std::future::ready(response)
     }
 }
 

@@ -620,10 +620,6 @@ impl super::front::Gate for Authenticated {
     fn admit(&self, request: Request) -> Result<(Request, ()), Response> {
         iam::authenticate(&self.0, &request).map_or(Ok((request, ())), Err)
     }
-
-    async fn finish(&self, _: (), response: Response) -> Response {
-        response
-    }
 }
 
 /// The emulator as `cargo xtask emulate ibm-backup-recovery` serves it.

@@ -320,10 +320,6 @@ impl super::front::Gate for RestLayer {
             .or_else(|| rest_layer_checks(&request))
             .map_or(Ok((request, ())), Err)
     }
-
-    async fn finish(&self, _: (), response: Response) -> Response {
-        response
-    }
 }
 
 fn only_get_for_jobs(request: &Request) -> Option<Response> {
