@@ -59,8 +59,17 @@ impl Clock {
         matches!(*self.inner, Inner::Virtual(_))
     }
 
-    /// The current time.
+    /// The current time. An answer that reads it may show it, so it is never replayed
+    /// ([`crate::observe`]); code whose decision changes only at a known time uses
+    /// [`Clock::peek`] instead.
     pub fn now(&self) -> SystemTime {
+        crate::observe::unrepeatable();
+        self.peek()
+    }
+
+    /// The current time, for code that then says until when what it decided from it holds
+    /// ([`crate::observe::holds_until`]), or that is not computing an answer.
+    pub fn peek(&self) -> SystemTime {
         match &*self.inner {
             Inner::Real => SystemTime::now(),
             Inner::Virtual(sender) => *sender.borrow(),

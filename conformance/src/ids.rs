@@ -52,6 +52,7 @@ impl Ids {
 
     /// The next id of `kind` (`session`, `job`, `backup-storage`, ...), in `format`.
     pub fn next(&self, kind: &str, format: IdFormat) -> String {
+        crate::observe::unrepeatable();
         let n = {
             let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
             let n = counters.entry(kind.to_string()).or_insert(0);

@@ -15,10 +15,11 @@
 //! after the retention time.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
+use crate::observe::{self, Epoch, Shared, Tracked};
 
 /// How a job will go.
 #[derive(Debug, Clone)]
@@ -265,6 +266,20 @@ struct Inner<T, E> {
     seq: u64,
 }
 
+impl<T, E> Inner<T, E> {
+    /// Until when the jobs look as they do now ([`crate::observe`]): while a job is pending or
+    /// running its view changes with the clock (a stale entry of a paused job counts too, until
+    /// it is popped: erring early only costs a replay); once every job has finished, until the
+    /// first expires.
+    fn mark_horizon(&self) {
+        if !self.due.is_empty() {
+            observe::unrepeatable();
+        } else if let Some((at, _, _)) = self.expiries.first() {
+            observe::holds_until(*at);
+        }
+    }
+}
+
 /// The jobs of one emulator, with results `T` and errors `E`.
 pub struct JobEngine<T, E> {
     clock: Clock,
@@ -272,7 +287,8 @@ pub struct JobEngine<T, E> {
     /// Held while settling and while cancelling, pausing or resuming, so that a job's effect and
     /// a change of its state never interleave.
     settle_lock: Mutex<()>,
-    inner: Mutex<Inner<T, E>>,
+    /// Its changes advance the emulator's epoch, as the emulator's own state does.
+    inner: Shared<Inner<T, E>>,
 }
 
 impl<T, E> std::fmt::Debug for JobEngine<T, E> {
@@ -284,18 +300,22 @@ impl<T, E> std::fmt::Debug for JobEngine<T, E> {
 }
 
 impl<T: Clone + Send + 'static, E: Clone + Send + 'static> JobEngine<T, E> {
-    /// An engine on `clock` that forgets finished jobs `retention` after they finished.
-    pub fn new(clock: Clock, retention: Duration) -> Self {
+    /// An engine on `clock` that forgets finished jobs `retention` after they finished; its
+    /// changes advance `epoch` (the emulator's).
+    pub fn new(clock: Clock, retention: Duration, epoch: Arc<Epoch>) -> Self {
         JobEngine {
             clock,
             retention,
             settle_lock: Mutex::new(()),
-            inner: Mutex::new(Inner {
-                jobs: HashMap::new(),
-                due: BTreeSet::new(),
-                expiries: BTreeSet::new(),
-                seq: 0,
-            }),
+            inner: Shared::new(
+                Inner {
+                    jobs: HashMap::new(),
+                    due: BTreeSet::new(),
+                    expiries: BTreeSet::new(),
+                    seq: 0,
+                },
+                epoch,
+            ),
         }
     }
 
@@ -304,8 +324,8 @@ impl<T: Clone + Send + 'static, E: Clone + Send + 'static> JobEngine<T, E> {
         &self.clock
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T, E>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Tracked<'_, Inner<T, E>> {
+        self.inner.lock()
     }
 
     fn lock_settling(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -357,9 +377,10 @@ impl<T: Clone + Send + 'static, E: Clone + Send + 'static> JobEngine<T, E> {
         self.settle_locked();
     }
 
-    /// `settle`, with the settle lock held by the caller.
+    /// `settle`, with the settle lock held by the caller. What a reader then sees of the jobs
+    /// holds until the engine's next event ([`Inner::mark_horizon`]).
     fn settle_locked(&self) {
-        let now = self.clock.now();
+        let now = self.clock.peek();
         // Take the due jobs' effects out under the lock, run them without it (they lock the
         // emulator's own state), then write the outcomes back.
         let mut finishing = Vec::new();
@@ -421,12 +442,13 @@ impl<T: Clone + Send + 'static, E: Clone + Send + 'static> JobEngine<T, E> {
             inner.expiries.pop_first();
             inner.jobs.remove(&first.2);
         }
+        inner.mark_horizon();
     }
 
     /// Job `id` as it is now; `None` when there is none (never was, or expired).
     pub fn get(&self, id: &str) -> Option<JobView<T, E>> {
         self.settle();
-        let now = self.clock.now();
+        let now = self.clock.peek();
         let inner = self.lock();
         inner.jobs.get(id).map(|job| job.view(id, now))
     }
@@ -434,7 +456,7 @@ impl<T: Clone + Send + 'static, E: Clone + Send + 'static> JobEngine<T, E> {
     /// Every job, in the order they were started.
     pub fn list(&self) -> Vec<JobView<T, E>> {
         self.settle();
-        let now = self.clock.now();
+        let now = self.clock.peek();
         let inner = self.lock();
         let mut jobs: Vec<(u64, JobView<T, E>)> = inner
             .jobs
@@ -551,7 +573,10 @@ mod tests {
 
     fn engine() -> (Clock, Engine) {
         let clock = Clock::virtual_at_epoch();
-        (clock.clone(), Engine::new(clock, Duration::from_secs(60)))
+        (
+            clock.clone(),
+            Engine::new(clock, Duration::from_secs(60), Arc::default()),
+        )
     }
 
     fn ok(result: &'static str) -> Effect<String, String> {
@@ -726,7 +751,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_thousand_concurrent_jobs_all_finish_once() {
         let clock = Clock::virtual_at_epoch();
-        let jobs = Arc::new(Engine::new(clock.clone(), Duration::from_secs(3600)));
+        let jobs = Arc::new(Engine::new(
+            clock.clone(),
+            Duration::from_secs(3600),
+            Arc::default(),
+        ));
         let ids = Arc::new(crate::ids::Ids::new(crate::ids::IdMode::Random));
         let effects = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();

@@ -27,8 +27,8 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::response::Response;
-use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -96,9 +96,29 @@ impl Server {
     }
 }
 
-/// Binds `addr` and serves `router` until [`Server::shutdown`].
+/// What [`serve`] serves: an emulator's [`Application`](crate::emulators::front::Application),
+/// or any router.
+pub trait Served:
+    tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> Served for S where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Binds `addr` and serves `service` until [`Server::shutdown`].
 pub async fn serve(
-    router: Router,
+    service: impl Served,
     addr: SocketAddr,
     transport: Transport,
 ) -> std::io::Result<Server> {
@@ -127,7 +147,7 @@ pub async fn serve(
             };
             let _ = stream.set_nodelay(true);
             let stream = Linger::new(stream);
-            let service = hyper_service(router.clone());
+            let service = hyper_service(service.clone());
             let builder = hyper::server::conn::http1::Builder::new();
             match &acceptor {
                 None => {
@@ -296,7 +316,7 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 fn hyper_service(
-    router: Router,
+    service: impl Served,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = Response,
@@ -304,10 +324,10 @@ fn hyper_service(
     Future = impl std::future::Future<Output = Result<Response, Dropped>> + Send,
 > + Clone {
     hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-        let router = router.clone();
+        let service = service.clone();
         async move {
             let response: Result<Response, Infallible> =
-                router.oneshot(request.map(Body::new)).await;
+                service.oneshot(request.map(Body::new)).await;
             let Ok(response) = response;
             if response.extensions().get::<DropConnection>().is_some() {
                 return Err(Dropped);
@@ -338,6 +358,7 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
     use axum::routing::{get, post};
+    use axum::Router;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 

@@ -36,7 +36,7 @@ impl Emulator {
     async fn with(options: Options) -> Self {
         let ibm = Ibm::new(Environment::for_tests(), options).unwrap();
         let server = serve(
-            ibm.router(),
+            ibm.service(),
             "127.0.0.1:0".parse().unwrap(),
             Transport::Https,
         )
@@ -439,6 +439,39 @@ async fn requests_need_a_token_and_a_known_tenant() {
     // Unknown paths: IBM's 404 envelope.
     let (status, body) = emulator.get("/data-protect/nothing", A).await;
     assert_eq!((status, code(&body)), (404, "KEntityNotExistsError"));
+}
+
+#[tokio::test]
+async fn a_polled_listing_is_replayed_per_tenant_until_something_changes() {
+    let emulator = Emulator::start().await;
+    let replayed = || {
+        emulator
+            .ibm
+            .environment()
+            .replayed
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let groups = "/data-protect/protection-groups";
+    let before = emulator.ok(groups).await;
+    assert_eq!(emulator.ok(groups).await, before);
+    assert_eq!(replayed(), 1);
+    // The tenant header is part of the request: B gets its own (empty) answer.
+    let (status, other) = emulator.get(groups, B).await;
+    assert_eq!(
+        (status, other["protectionGroups"].clone()),
+        (200, json!([]))
+    );
+    assert_eq!(replayed(), 1);
+    // A change by A is seen at once.
+    let id = emulator.group_id("linux-servers").await;
+    let (status, body) = emulator
+        .call(reqwest::Method::DELETE, &format!("{groups}/{id}"), A, None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let after = emulator.ok(groups).await;
+    assert_ne!(after, before);
+    assert_eq!(emulator.ok(groups).await, after);
+    assert_eq!(replayed(), 2);
 }
 
 #[tokio::test]
@@ -1897,9 +1930,13 @@ async fn the_app_for_xtask_takes_flags_and_seed() {
     assert!(notes.contains("k1 or k2"), "{notes}");
     assert!(notes.contains("Bearer scripted"), "{notes}");
     assert!(notes.contains("renamed/"), "{notes}");
-    let server = serve(app.router, "127.0.0.1:0".parse().unwrap(), Transport::Https)
-        .await
-        .unwrap();
+    let server = serve(
+        app.service,
+        "127.0.0.1:0".parse().unwrap(),
+        Transport::Https,
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()

@@ -22,7 +22,7 @@ async fn serve_fast_in(vendor: Vendor, env: Environment) -> (Server, String) {
             options.seed.jobs.reconnect_secs = 0.2;
             options.seed.jobs.delete_secs = 0.2;
             (
-                zstack::ZStack::new(env, options).unwrap().router(),
+                zstack::ZStack::new(env, options).unwrap().service(),
                 Transport::Http,
             )
         }
@@ -34,7 +34,7 @@ async fn serve_fast_in(vendor: Vendor, env: Environment) -> (Server, String) {
             jobs.push_secs = 0.4;
             jobs.apply_secs = 0.2;
             (
-                lxca::Lxca::new(env, options).unwrap().router(),
+                lxca::Lxca::new(env, options).unwrap().service(),
                 Transport::Https,
             )
         }
@@ -48,7 +48,7 @@ async fn serve_fast_in(vendor: Vendor, env: Environment) -> (Server, String) {
             timing.recovery_duration_secs = 0.3;
             timing.upgrade_duration_secs = 0.3;
             (
-                ibm::Ibm::new(env, options).unwrap().router(),
+                ibm::Ibm::new(env, options).unwrap().service(),
                 Transport::Https,
             )
         }

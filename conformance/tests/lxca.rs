@@ -37,7 +37,7 @@ impl Emulator {
         let mut seed = Seed::builtin();
         seed.upload_limit_bytes = UPLOAD_LIMIT;
         let lxca = Lxca::new(Environment::for_tests(), Options { seed, transport }).unwrap();
-        let server = serve(lxca.router(), "127.0.0.1:0".parse().unwrap(), transport)
+        let server = serve(lxca.service(), "127.0.0.1:0".parse().unwrap(), transport)
             .await
             .unwrap();
         let base = server.url(lxca::BASE_PATH);
@@ -398,6 +398,53 @@ async fn sessions_need_their_csrf_token_and_end_at_logout_or_inactivity() {
 }
 
 // ---- backups --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_polled_listing_is_replayed_until_something_changes() {
+    let emulator = Emulator::start().await;
+    let replayed = || {
+        emulator
+            .lxca
+            .environment()
+            .replayed
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let before = emulator.backups().await;
+    assert_eq!(emulator.backups().await, before);
+    assert_eq!(replayed(), 1);
+    // Another user's credentials are another request: its own answer.
+    let (status, _) = answer(emulator.as_user(
+        "OPERATOR",
+        "OPERATOR-PASSW0RD",
+        Method::GET,
+        "/managementServer/data",
+    ))
+    .await;
+    assert_eq!((status, replayed()), (200, 1));
+    // A copy runs for 20 s and then adds a backup; while it runs, job and task views follow
+    // the clock and nothing is replayed.
+    let id = emulator
+        .start_backup(json!({
+            "action": "start", "destination": SHARE, "operation": "copy", "uuid": BACKUP
+        }))
+        .await;
+    assert_eq!(emulator.job(&id).await["status"]["percentage"], 0);
+    emulator.advance(10.0);
+    assert_eq!(emulator.job(&id).await["status"]["percentage"], 50);
+    assert_eq!(emulator.backups().await, before);
+    assert_eq!(emulator.backups().await, before);
+    assert_eq!(replayed(), 1);
+    emulator.advance(10.0);
+    assert_eq!(emulator.state(&id).await, "Complete");
+    let after = emulator.backups().await;
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(emulator.backups().await, after);
+    assert_eq!(replayed(), 2);
+    // The finished job no longer changes with the clock: its view is replayed too.
+    let job = emulator.job(&id).await;
+    assert_eq!(emulator.job(&id).await, job);
+    assert_eq!(replayed(), 3);
+}
 
 #[tokio::test]
 async fn a_copy_reports_progress_in_jobs_and_tasks_and_adds_a_backup() {
@@ -1609,7 +1656,7 @@ async fn seeded_users_log_in_and_injected_faults_answer_the_error_envelope() {
     )
     .unwrap();
     let server = serve(
-        lxca.router(),
+        lxca.service(),
         "127.0.0.1:0".parse().unwrap(),
         Transport::Http,
     )

@@ -31,7 +31,7 @@ impl Emulator {
         };
         let zstack = ZStack::new(Environment::for_tests(), options).unwrap();
         let server = serve(
-            zstack.router(),
+            zstack.service(),
             "127.0.0.1:0".parse().unwrap(),
             Transport::Http,
         )
@@ -44,6 +44,14 @@ impl Emulator {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// How many answers the emulator replayed so far.
+    fn replayed(&self) -> u64 {
+        self.zstack
+            .environment()
+            .replayed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn advance(&self, secs: f64) {
@@ -198,7 +206,13 @@ async fn login_checks_the_password_hash() {
     };
     assert_eq!(answer(with_session()).await.0, 200);
     emulator.advance(7199.0);
+    let replayed = emulator.replayed();
     assert_eq!(answer(with_session()).await.0, 200);
+    assert_eq!(
+        emulator.replayed(),
+        replayed + 1,
+        "nothing changed but the time, before the session's expiry: the answer is replayed"
+    );
     emulator.advance(1.0);
     let (status, body) = answer(with_session()).await;
     assert_eq!((status, error_code(&body)), (503, "ID.1001".into()));
@@ -484,6 +498,33 @@ async fn the_client_waits_for_jobs() {
         done,
         ::zstack::client::get_api_job::Success::Ok(_)
     ));
+}
+
+#[tokio::test]
+async fn a_polled_query_is_replayed_until_something_changes() {
+    let emulator = Emulator::start().await;
+    let storage = "/v1/backup-storage";
+    let before = emulator.get(storage).await;
+    assert_eq!(before.0, 200);
+    assert_eq!(emulator.get(storage).await, before);
+    assert_eq!(emulator.replayed(), 1);
+    // A job changes the state at once (`Connecting`), and while it runs its storage's view
+    // follows the clock: nothing is replayed until it has ended.
+    let reconnect = emulator
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/v1/backup-storage/{CEPH}/actions"),
+        )
+        .json(&json!({"reconnectBackupStorage": {}}));
+    emulator.start_job(reconnect).await;
+    assert_eq!(emulator.status_of(CEPH).await, "Connecting");
+    assert_eq!(emulator.status_of(CEPH).await, "Connecting");
+    assert_eq!(emulator.replayed(), 1);
+    emulator.advance(3.0);
+    assert_eq!(emulator.status_of(CEPH).await, "Connected");
+    let after = emulator.get(storage).await;
+    assert_eq!(emulator.get(storage).await, after);
+    assert_eq!(emulator.replayed(), 2);
 }
 
 #[tokio::test]
@@ -792,7 +833,7 @@ async fn a_thousand_concurrent_jobs() {
     let emulator = Emulator::start().await;
     // In-process through the whole router (validation included), so that 1,000 requests are in
     // flight at once without 1,000 sockets.
-    let router = emulator.zstack.router();
+    let router = emulator.zstack.service();
     let mut calls = Vec::new();
     for i in 0..1000 {
         let router = router.clone();
@@ -874,7 +915,7 @@ async fn https_serving_works_for_the_client() {
     )
     .unwrap();
     let server = serve(
-        zstack.router(),
+        zstack.service(),
         "127.0.0.1:0".parse().unwrap(),
         Transport::Https,
     )
@@ -927,7 +968,7 @@ backupStorages:
         "{:?}",
         app.notes
     );
-    let server = serve(app.router, "127.0.0.1:0".parse().unwrap(), app.transport)
+    let server = serve(app.service, "127.0.0.1:0".parse().unwrap(), app.transport)
         .await
         .unwrap();
     let client = ::zstack::Client::from_builder(

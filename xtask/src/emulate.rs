@@ -146,7 +146,7 @@ async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
         .with_writer(log.clone())
         .try_init();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(app.default_port)));
-    let server = serve(app.router, addr, app.transport)
+    let server = serve(app.service, addr, app.transport)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     println!(

@@ -8,20 +8,33 @@
 //! own work (about 10 µs of 25 µs in user space on the LXCA bench; `cargo xtask bench
 //! emulator`). One layer does the same steps in the same order with one future.
 //!
-//! The layer wraps the whole inner router rather than being added with `Router::layer`, which
+//! The front wraps the whole inner router rather than being added with `Router::layer`, which
 //! would put it behind routing: a gate may rewrite the path (LXCA's trailing slashes) before the
-//! router looks at it, and unknown paths pass through the same steps as known ones.
+//! router looks at it, and unknown paths pass through the same steps as known ones. It is a plain
+//! service, not a layer of an outer `Router`: an outer router with only a fallback still cost
+//! a route lookup per request.
+//!
+//! Behind the gate, answers to reads are replayed while nothing they depend on changed
+//! ([`super::replay`]).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::Method;
 use axum::response::Response;
 use axum::Router;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
 
+use super::replay::{Check, Replay};
 use crate::faults::{DropConnection, FaultLayer};
+use crate::observe::observe;
+
+/// An emulator as served: the front and everything behind it, as one cheaply cloned service.
+pub type Application = BoxCloneSyncService<Request, Response, Infallible>;
 
 /// A vendor's checks in front of its generated router.
 pub trait Gate: Send + Sync + 'static {
@@ -45,42 +58,76 @@ pub trait Gate: Send + Sync + 'static {
 }
 
 struct Front<G> {
+    inner: Router,
     faults: FaultLayer,
     gate: G,
+    replay: Replay,
 }
 
 /// `inner` behind the front: the application `serve` and the tests call.
-pub fn wrap<G: Gate>(inner: Router, faults: FaultLayer, gate: G) -> Router {
-    let front = Arc::new(Front { faults, gate });
-    Router::new().fallback_service(
-        tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(front, layer::<G>))
-            .service(inner),
-    )
+pub fn wrap<G: Gate>(inner: Router, faults: FaultLayer, gate: G, replay: Replay) -> Application {
+    let front = Arc::new(Front {
+        inner,
+        faults,
+        gate,
+        replay,
+    });
+    BoxCloneSyncService::new(tower::service_fn(move |request: Request| {
+        let front = front.clone();
+        async move { Ok(front.answer(request).await) }
+    }))
 }
 
-async fn layer<G: Gate>(
-    State(front): State<Arc<Front<G>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    // Cheap: a URI shares its bytes.
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    let (request, unread) = super::connection::track_body(request);
-    let response = match front.faults.intercept(&method, uri.path()).await {
-        Some(injected) => injected,
-        None => match front.gate.admit(request) {
-            Err(answer) => answer,
-            Ok((request, pending)) => {
-                let response = next.run(request).await;
-                front.gate.finish(pending, response).await
-            }
-        },
-    };
-    let response = super::connection::close_if_unread(response, unread);
-    log(&method, uri.path(), started, &response);
-    response
+impl<G: Gate> Front<G> {
+    async fn answer(&self, request: Request) -> Response {
+        let started = Instant::now();
+        // Cheap: a URI shares its bytes.
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let (request, unread) = super::connection::track_body(request);
+        let response = match self.faults.intercept(&method, uri.path()).await {
+            Some(injected) => injected,
+            None => match self.gate.admit(request) {
+                Err(answer) => answer,
+                Ok((request, pending)) => self.admitted(request, pending).await,
+            },
+        };
+        let response = super::connection::close_if_unread(response, unread);
+        log(&method, uri.path(), started, &response);
+        response
+    }
+
+    /// The answer to an admitted request: replayed, or computed (and kept when it may be).
+    async fn admitted(&self, request: Request, pending: G::Pending) -> Response {
+        let read = request.method() == Method::GET || request.method() == Method::HEAD;
+        if !read {
+            // Anything but a read counts as a change, before and after it: a read computed
+            // meanwhile is then not replayed, whatever the request changed and however.
+            let epoch = self.replay.epoch();
+            epoch.advance();
+            let response = self.compute(request, pending).await;
+            epoch.advance();
+            return response;
+        }
+        let Some(head) = self.replay.head(&request) else {
+            return self.compute(request, pending).await;
+        };
+        if let Some(kept) = self.replay.lookup(&head) {
+            return match self.replay.checks() {
+                Check::Trust => kept.response(),
+                Check::Fresh => {
+                    let fresh = self.compute(request, pending).await;
+                    self.replay.check(&head, kept, fresh).await
+                }
+            };
+        }
+        let (response, horizon) = observe(self.compute(request, pending)).await;
+        self.replay.keep(head, horizon, response).await
+    }
+
+    async fn compute(&self, request: Request, pending: G::Pending) -> Response {
+        let Ok(response) = self.inner.clone().oneshot(request).await;
+        self.gate.finish(pending, response).await
+    }
 }
 
 /// One line per request: method, path, status, duration. Query strings are left out: they may
@@ -136,7 +183,7 @@ mod tests {
         }
     }
 
-    fn app(faults: Arc<Faults>) -> Router {
+    fn app(faults: Arc<Faults>) -> Application {
         let inner = Router::new()
             .route("/hello", get(|| async { "hi" }))
             .fallback(|| async { (StatusCode::NOT_FOUND, "no such path") });
@@ -147,10 +194,16 @@ mod tests {
             clock: crate::clock::Clock::virtual_at_epoch(),
             error_body: |_| ("text/plain", b"injected".to_vec()),
         };
-        wrap(inner, layer, Stamp)
+        let replay = Replay::new(
+            Arc::default(),
+            layer.clock.clone(),
+            Arc::default(),
+            Check::Trust,
+        );
+        wrap(inner, layer, Stamp, replay)
     }
 
-    async fn call(app: Router, path: &str) -> (StatusCode, Option<String>, String) {
+    async fn call(app: Application, path: &str) -> (StatusCode, Option<String>, String) {
         let response = app
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await

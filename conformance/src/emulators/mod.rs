@@ -4,9 +4,11 @@ pub mod connection;
 pub mod front;
 pub mod ibm;
 pub mod lxca;
+pub mod replay;
 pub mod zstack;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -14,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::clock::Clock;
 use crate::faults::{FaultLayer, Faults, OperationTable};
 use crate::ids::{IdMode, Ids};
+use crate::observe::Epoch;
 use crate::serve::Transport;
 
 /// What every emulator is built from.
@@ -25,6 +28,10 @@ pub struct Environment {
     pub ids: Arc<Ids>,
     /// The fault rules.
     pub faults: Arc<Faults>,
+    /// Moves whenever the emulator's state changes ([`crate::observe`]).
+    pub epoch: Arc<Epoch>,
+    /// How many answers the emulator replayed ([`replay`]).
+    pub replayed: Arc<AtomicU64>,
 }
 
 impl Environment {
@@ -35,6 +42,8 @@ impl Environment {
             clock: Clock::real(),
             ids: Arc::new(Ids::new(id_mode)),
             faults: Arc::new(Faults::default()),
+            epoch: Arc::default(),
+            replayed: Arc::default(),
         }
     }
 
@@ -56,12 +65,25 @@ impl Environment {
         }
     }
 
+    /// Where the emulator's answers to reads are kept and replayed, checked as the build says
+    /// ([`replay::Check::default`]).
+    pub fn replay(&self) -> replay::Replay {
+        replay::Replay::new(
+            self.epoch.clone(),
+            self.clock.clone(),
+            self.replayed.clone(),
+            replay::Check::default(),
+        )
+    }
+
     /// A virtual clock, deterministic ids, no faults: what tests use.
     pub fn for_tests() -> Self {
         Environment {
             clock: Clock::virtual_at_epoch(),
             ids: Arc::new(Ids::new(IdMode::Deterministic)),
             faults: Arc::new(Faults::default()),
+            epoch: Arc::default(),
+            replayed: Arc::default(),
         }
     }
 }
@@ -160,7 +182,7 @@ impl Default for Settings {
 /// An emulator ready to serve.
 pub struct App {
     /// The application: serve it at the root.
-    pub router: axum::Router,
+    pub service: front::Application,
     /// The API's base path (`/zstack`), for the URL to print.
     pub base_path: &'static str,
     /// The transport to serve.

@@ -208,7 +208,10 @@ struct Prepared {
 
 /// The vendor's emulator with its built-in seed; credentials given with the target replace the
 /// seed's first user's (and the second user's), so a test can plant its own secrets.
-fn embedded_router(target: &Target, env: &Environment) -> anyhow::Result<axum::Router> {
+fn embedded_service(
+    target: &Target,
+    env: &Environment,
+) -> anyhow::Result<emulators::front::Application> {
     use emulators::{ibm, lxca, zstack};
     Ok(match (target.vendor, &target.credentials) {
         (Vendor::ZStack, credentials) => {
@@ -218,7 +221,7 @@ fn embedded_router(target: &Target, env: &Environment) -> anyhow::Result<axum::R
                 first.name = account.clone();
                 first.password = password.clone();
             }
-            zstack::ZStack::new(env.clone(), options)?.router()
+            zstack::ZStack::new(env.clone(), options)?.service()
         }
         (Vendor::Lxca, credentials) => {
             let mut options = lxca::Options {
@@ -240,7 +243,7 @@ fn embedded_router(target: &Target, env: &Environment) -> anyhow::Result<axum::R
                     seed.password = password.clone();
                 }
             }
-            lxca::Lxca::new(env.clone(), options)?.router()
+            lxca::Lxca::new(env.clone(), options)?.service()
         }
         (Vendor::IbmBackupRecovery, credentials) => {
             let mut options = ibm::Options::default();
@@ -251,7 +254,7 @@ fn embedded_router(target: &Target, env: &Environment) -> anyhow::Result<axum::R
                 options.api_key = Some(api_key.clone());
                 options.tenant = Some(tenant.clone());
             }
-            ibm::Ibm::new(env.clone(), options)?.router()
+            ibm::Ibm::new(env.clone(), options)?.service()
         }
     })
 }
@@ -260,9 +263,9 @@ fn prepare(target: &Target) -> anyhow::Result<Prepared> {
     match &target.kind {
         TargetKind::Embedded => {
             let env = Environment::for_tests();
-            let router = embedded_router(target, &env)?;
+            let service = embedded_service(target, &env)?;
             Ok(Prepared {
-                upstream: Upstream::Router(router),
+                upstream: Upstream::Emulator(service),
                 emulator: Some(EmulatorHandle {
                     clock: env.clock.clone(),
                     faults: env.faults.clone(),

@@ -31,7 +31,7 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 #[derive(Clone)]
 pub enum Upstream {
     /// The embedded emulator's application, called in-process.
-    Router(axum::Router),
+    Emulator(crate::emulators::front::Application),
     /// A live appliance at `origin` (`https://host:port`). Requests for a path in `elsewhere`
     /// go to the URL given there instead (IBM's IAM token endpoint lives on another host), so
     /// that they are recorded and replayed like the rest.
@@ -208,7 +208,7 @@ pub async fn send(
     scenario: &str,
 ) -> Result<RecordedResponse, String> {
     match upstream {
-        Upstream::Router(router) => {
+        Upstream::Emulator(service) => {
             let uri = if request.query.is_empty() {
                 request.path.clone()
             } else {
@@ -223,7 +223,7 @@ pub async fn send(
             let req = builder
                 .body(Body::from(request.body.clone()))
                 .map_err(|e| format!("request: {e}"))?;
-            let response = router
+            let response = service
                 .clone()
                 .oneshot(req)
                 .await

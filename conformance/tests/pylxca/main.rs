@@ -23,7 +23,7 @@ async fn pylxca_works_against_the_emulator() {
     };
     let lxca = Lxca::new(Environment::real(IdMode::Deterministic), Options::default()).unwrap();
     let server = serve(
-        lxca.router(),
+        lxca.service(),
         "127.0.0.1:0".parse().unwrap(),
         Transport::Https,
     )

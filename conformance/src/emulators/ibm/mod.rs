@@ -78,6 +78,7 @@ use crate::emulators::Environment;
 use crate::faults::OperationTable;
 use crate::ids::IdFormat;
 use crate::jobs::{JobEngine, JobState, JobView};
+use crate::observe::{Shared, Tracked};
 use crate::serve::Transport;
 
 pub use seed::{Seed, DEFAULT_SEED};
@@ -322,7 +323,7 @@ impl Default for Options {
 pub struct Ibm {
     env: Environment,
     timing: seed::Timing,
-    state: Arc<Mutex<State>>,
+    state: Arc<Shared<State>>,
     jobs: JobEngine<(), String>,
     /// Held while a run starts, so that two concurrent starts of one group cannot both pass the
     /// "no unfinished run" check.
@@ -521,8 +522,8 @@ fn usecs(time: SystemTime) -> i64 {
     (unix_millis(time) as i64) * 1000
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(state: &Shared<State>) -> Tracked<'_, State> {
+    state.lock()
 }
 
 /// IBM's names for a job's state (runs and recoveries).
@@ -541,10 +542,14 @@ impl Ibm {
     /// An emulator in `env` with `options`.
     pub fn new(env: Environment, options: Options) -> anyhow::Result<Arc<Self>> {
         let timing = options.seed.timing.clone();
-        let jobs = JobEngine::new(env.clock.clone(), Duration::from_secs(10 * 365 * 86_400));
+        let jobs = JobEngine::new(
+            env.clock.clone(),
+            Duration::from_secs(10 * 365 * 86_400),
+            env.epoch.clone(),
+        );
         let ibm = Ibm {
             timing,
-            state: Arc::new(Mutex::new(State::default())),
+            state: Arc::new(Shared::new(State::default(), env.epoch.clone())),
             jobs,
             run_starts: Mutex::new(()),
             group_answers: super::Remembered::default(),
@@ -564,7 +569,7 @@ impl Ibm {
         &self.env
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> Tracked<'_, State> {
         lock(&self.state)
     }
 
@@ -598,7 +603,7 @@ impl Ibm {
 
     /// The full application: the IAM token endpoint, and the generated router under
     /// [`BASE_PATH`] behind authentication, fault injection, a body limit and the request log.
-    pub fn router(self: &Arc<Self>) -> Router {
+    pub fn service(self: &Arc<Self>) -> super::front::Application {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         let inner = Router::new()
             .route(TOKEN_PATH, axum::routing::post(iam::token))
@@ -606,7 +611,12 @@ impl Ibm {
             .nest(BASE_PATH, ibm_backup_recovery::server::router(self.clone()))
             .fallback(not_found)
             .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
-        super::front::wrap(inner, faults, Authenticated(self.clone()))
+        super::front::wrap(
+            inner,
+            faults,
+            Authenticated(self.clone()),
+            self.env.replay(),
+        )
     }
 }
 
@@ -667,7 +677,7 @@ pub(super) fn app(env: Environment, settings: super::Settings) -> anyhow::Result
         },
     )?;
     Ok(super::App {
-        router: emulator.router(),
+        service: emulator.service(),
         base_path: BASE_PATH,
         transport,
         default_port: 8443,

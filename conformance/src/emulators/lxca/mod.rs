@@ -45,7 +45,7 @@ mod upload;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -53,7 +53,6 @@ use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use base64::Engine as _;
 use lxca::types;
 use serde_json::{json, Map, Value};
@@ -63,6 +62,7 @@ use crate::emulators::Environment;
 use crate::faults::OperationTable;
 use crate::ids::IdFormat;
 use crate::jobs::{Effect, JobEngine, JobPlan, JobState, JobView};
+use crate::observe::{Shared, Tracked};
 use crate::serve::Transport;
 
 pub use seed::{Seed, UserSeed, DEFAULT_SEED};
@@ -153,7 +153,7 @@ pub struct Lxca {
     timing: seed::JobTimes,
     inactivity: Duration,
     upload_limit: u64,
-    state: Arc<Mutex<State>>,
+    state: Arc<Shared<State>>,
     jobs: Jobs,
     /// The typed backups last answered (GetBackups), with the JSON they came from.
     backup_answers: super::Remembered<lxca::types::Backup>,
@@ -294,10 +294,15 @@ struct Principal {
 impl Lxca {
     /// An emulator in `env` with `options`.
     pub fn new(env: Environment, options: Options) -> anyhow::Result<Arc<Self>> {
+        let epoch = env.epoch.clone();
         let seed = options.seed;
         seed.check()?;
         let timing = seed.jobs.clone();
-        let jobs = JobEngine::new(env.clock.clone(), seed::secs(timing.retention_secs));
+        let jobs = JobEngine::new(
+            env.clock.clone(),
+            seed::secs(timing.retention_secs),
+            env.epoch.clone(),
+        );
         let updates = Updates {
             current_version: seed.updates.current_version.clone(),
             import_dir: seed.updates.import_dir.clone(),
@@ -368,7 +373,7 @@ impl Lxca {
             upload_limit: seed.upload_limit_bytes,
             timing,
             env,
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(Shared::new(state, epoch)),
             jobs,
             backup_answers: super::Remembered::default(),
         }))
@@ -387,13 +392,13 @@ impl Lxca {
     /// The full application: the generated router at the root, behind the layers for what it
     /// cannot express (trailing slashes, the OS images listing's other members, body limits),
     /// fault injection and the request log.
-    pub fn router(self: &Arc<Self>) -> Router {
+    pub fn service(self: &Arc<Self>) -> super::front::Application {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         let inner = lxca::server::router(self.clone()).fallback(not_found);
-        super::front::wrap(inner, faults, Gate(self.clone()))
+        super::front::wrap(inner, faults, Gate(self.clone()), self.env.replay())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> Tracked<'_, State> {
         lock(&self.state)
     }
 
@@ -465,7 +470,7 @@ pub(super) fn app(env: Environment, settings: super::Settings) -> anyhow::Result
     ));
     let emulator = Lxca::new(env, Options { seed, transport })?;
     Ok(super::App {
-        router: emulator.router(),
+        service: emulator.service(),
         base_path: BASE_PATH,
         transport,
         default_port: DEFAULT_PORT,
@@ -473,8 +478,8 @@ pub(super) fn app(env: Environment, settings: super::Settings) -> anyhow::Result
     })
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(state: &Shared<State>) -> Tracked<'_, State> {
+    state.lock()
 }
 
 /// A message of LXCA's envelope.

@@ -28,7 +28,7 @@ pub mod query;
 mod seed;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::Request;
@@ -42,6 +42,7 @@ use crate::clock::{civil, days_from_civil, Clock};
 use crate::emulators::Environment;
 use crate::faults::OperationTable;
 use crate::jobs::JobEngine;
+use crate::observe::{Shared, Tracked};
 use crate::serve::Transport;
 
 pub use seed::{Seed, DEFAULT_SEED};
@@ -97,7 +98,7 @@ pub struct ZStack {
     scheme: &'static str,
     timing: seed::JobTimes,
     session_timeout: Duration,
-    state: Arc<Mutex<State>>,
+    state: Arc<Shared<State>>,
     jobs: JobEngine<ApiJobResult, ErrorEnvelope>,
     /// The inventories last answered, with the JSON they came from (see `api.rs`, `answer`).
     storage_answers: super::Remembered<zstack::types::BackupStorageInventory>,
@@ -156,9 +157,10 @@ impl Storage {
 impl ZStack {
     /// An emulator in `env` with `options`.
     pub fn new(env: Environment, options: Options) -> anyhow::Result<Arc<Self>> {
+        let epoch = env.epoch.clone();
         let checked = options.seed.check()?;
         let timing = options.seed.jobs.clone();
-        let jobs = JobEngine::new(env.clock.clone(), timing.retention());
+        let jobs = JobEngine::new(env.clock.clone(), timing.retention(), env.epoch.clone());
         let mut sessions = HashMap::new();
         if let Some(preset) = &options.session {
             if !crate::ids::is_hex32(preset) {
@@ -195,7 +197,7 @@ impl ZStack {
             session_timeout: Duration::from_secs(options.seed.session_timeout_secs),
             timing,
             env,
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(Shared::new(state, epoch)),
             jobs,
             storage_answers: super::Remembered::default(),
         }))
@@ -214,16 +216,16 @@ impl ZStack {
     /// The full application: the generated router under [`BASE_PATH`], with the REST layer's
     /// answers for unknown paths and for methods other than GET on jobs, fault injection, a body
     /// limit and the request log.
-    pub fn router(self: &Arc<Self>) -> Router {
+    pub fn service(self: &Arc<Self>) -> super::front::Application {
         let faults = self.env.fault_layer(OPERATIONS, BASE_PATH, fault_body);
         let inner = Router::new()
             .nest(BASE_PATH, zstack::server::router(self.clone()))
             .fallback(no_api_mapping)
             .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
-        super::front::wrap(inner, faults, RestLayer)
+        super::front::wrap(inner, faults, RestLayer, self.env.replay())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> Tracked<'_, State> {
         lock(&self.state)
     }
 
@@ -289,7 +291,7 @@ pub(super) fn app(env: Environment, settings: super::Settings) -> anyhow::Result
         },
     )?;
     Ok(super::App {
-        router: emulator.router(),
+        service: emulator.service(),
         base_path: BASE_PATH,
         transport,
         default_port: 8080,
@@ -297,8 +299,8 @@ pub(super) fn app(env: Environment, settings: super::Settings) -> anyhow::Result
     })
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(state: &Shared<State>) -> Tracked<'_, State> {
+    state.lock()
 }
 
 /// The REST layer's answer for a path that maps to no API.
@@ -523,10 +525,16 @@ impl ZStack {
             return Err(wrong_type());
         }
         let session = session.trim().to_ascii_lowercase();
-        let now = self.env.clock.now();
+        // The answer depends on the time only through the session's expiry.
+        let now = self.env.clock.peek();
         let mut state = self.lock();
         match state.sessions.get(&session) {
-            Some(s) if s.expires.is_none_or(|at| now < at) => Ok(s.account_uuid.clone()),
+            Some(s) if s.expires.is_none_or(|at| now < at) => {
+                if let Some(at) = s.expires {
+                    crate::observe::holds_until(at);
+                }
+                Ok(s.account_uuid.clone())
+            }
             Some(_) => {
                 state.sessions.remove(&session);
                 Err(Denied::InvalidSession(error(
