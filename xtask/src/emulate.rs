@@ -142,7 +142,7 @@ async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .event_format(LogLine::default())
+        .event_format(LogLine)
         .with_writer(log.clone())
         .try_init();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(app.default_port)));
@@ -180,13 +180,18 @@ async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
 /// 200 0.1ms`, as `tracing_subscriber`'s default full format without targets and spans prints
 /// them, written with less work. The default formats the date afresh and escapes every field
 /// through `Debug` for each line: a tenth of an emulator's CPU per GET under load (`cargo xtask
-/// bench emulator`). Here the date and time to the second are formatted once per second, and the
-/// fields are written as they are, with control characters escaped by a byte scan that finds none
-/// in the common case (a logged path cannot hold one: hyper refuses such request lines).
+/// bench emulator`). Here each thread formats the date and time to the second once per second
+/// and writes the microseconds digit by digit, and the fields are written as they are, with
+/// control characters escaped by a byte scan that finds none in the common case (a logged path
+/// cannot hold one: hyper refuses such request lines).
 #[derive(Default)]
-struct LogLine {
-    /// The last second formatted: (seconds since the epoch, `YYYY-MM-DDTHH:MM:SS`).
-    second: std::sync::Mutex<(u64, String)>,
+struct LogLine;
+
+thread_local! {
+    /// The last second this thread formatted: (seconds since the epoch, `YYYY-MM-DDTHH:MM:SS`).
+    static SECOND: std::cell::RefCell<(u64, String)> = const {
+        std::cell::RefCell::new((0, String::new()))
+    };
 }
 
 impl LogLine {
@@ -194,13 +199,21 @@ impl LogLine {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let mut second = self.second.lock().unwrap_or_else(|e| e.into_inner());
-        if second.1.is_empty() || second.0 != now.as_secs() {
-            let (y, mo, d, h, mi, s) = conformance::clock::civil(std::time::UNIX_EPOCH + now);
-            second.0 = now.as_secs();
-            second.1 = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+        SECOND.with_borrow_mut(|second| {
+            if second.1.is_empty() || second.0 != now.as_secs() {
+                let (y, mo, d, h, mi, s) = conformance::clock::civil(std::time::UNIX_EPOCH + now);
+                second.0 = now.as_secs();
+                second.1 = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+            }
+            out.write_str(&second.1)
+        })?;
+        let mut fraction = *b".000000Z";
+        let mut micros = now.subsec_micros();
+        for digit in fraction[1..7].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
         }
-        write!(out, "{}.{:06}Z", second.1, now.subsec_micros())
+        out.write_str(std::str::from_utf8(&fraction).unwrap_or(".000000Z"))
     }
 }
 
@@ -216,17 +229,19 @@ where
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
         self.timestamp(&mut writer)?;
-        let level = *event.metadata().level();
+        let (colour, level) = match *event.metadata().level() {
+            tracing::Level::ERROR => ("31", "ERROR"),
+            tracing::Level::WARN => ("33", " WARN"),
+            tracing::Level::INFO => ("32", " INFO"),
+            tracing::Level::DEBUG => ("34", "DEBUG"),
+            tracing::Level::TRACE => ("34", "TRACE"),
+        };
         if writer.has_ansi_escapes() {
-            let colour = match level {
-                tracing::Level::ERROR => "31",
-                tracing::Level::WARN => "33",
-                tracing::Level::INFO => "32",
-                _ => "34",
-            };
-            write!(writer, " \x1b[{colour}m{level:>5}\x1b[0m ")?;
+            write!(writer, " \x1b[{colour}m{level}\x1b[0m ")?;
         } else {
-            write!(writer, " {level:>5} ")?;
+            writer.write_char(' ')?;
+            writer.write_str(level)?;
+            writer.write_char(' ')?;
         }
         let mut fields = LogFields {
             out: Clean(&mut writer),
@@ -418,7 +433,7 @@ mod tests {
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .event_format(LogLine::default())
+            .event_format(LogLine)
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
@@ -439,6 +454,10 @@ mod tests {
         let (time, rest) = lines[0].split_once(' ').unwrap();
         assert_eq!(time.len(), 27, "{time}");
         assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+        assert!(
+            time.as_bytes()[19] == b'.' && time[20..26].bytes().all(|b| b.is_ascii_digit()),
+            "{time}"
+        );
         let year: i32 = time[..4].parse().unwrap();
         assert!(year >= 2024, "{time}");
         assert_eq!(rest, " INFO GET /managementServer/data 200 0.1ms");

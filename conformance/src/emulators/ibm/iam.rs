@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{error_envelope, json_response, tenant_key, Ibm, Token, BASE_PATH};
+use super::{error_envelope, json_response, tenant_id, Ibm, Token, BASE_PATH};
 use crate::ids::IdFormat;
 
 const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";
@@ -168,7 +168,7 @@ pub(super) fn authenticate(ibm: &Ibm, request: &Request) -> Option<Response> {
             .get("x-ibm-tenant-id")
             .and_then(|v| v.to_str().ok())
         {
-            if !state.tenants.contains(&tenant_key(tenant)) {
+            if !state.tenants.contains(tenant_id(tenant)) {
                 return Some(json_response(
                     StatusCode::FORBIDDEN,
                     &error_envelope(

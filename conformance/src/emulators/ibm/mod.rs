@@ -438,7 +438,12 @@ struct State {
 
 /// A tenant id as compared: without the trailing `/` of IBM's samples.
 pub fn tenant_key(tenant: &str) -> String {
-    tenant.trim().trim_end_matches('/').to_string()
+    tenant_id(tenant).to_string()
+}
+
+/// [`tenant_key`] without the copy.
+pub(crate) fn tenant_id(tenant: &str) -> &str {
+    tenant.trim().trim_end_matches('/')
 }
 
 /// An error answer: status and IBM's envelope.
