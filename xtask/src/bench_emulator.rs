@@ -15,8 +15,9 @@
 //! process's `VmHWM` from `/proc/<pid>/status`. Every process started here is stopped by its id by a
 //! guard, also on error or panic.
 //!
-//! After each run of ours, the floor is measured the same way: a bare hyper server (`bench_floor`)
-//! sending our GET answer, which says what any server must spend per request on this machine with
+//! After each run of ours, the same emulator runs again with `--no-replay` (GETs only), so the GET
+//! is also measured computed afresh each time rather than replayed; then the floor is measured the
+//! same way: a bare hyper server (`bench_floor`) sending our GET answer, which says what any server must spend per request on this machine with
 //! this load generator, so that our figures can be read against what is possible here.
 //!
 //! Prism is installed once into `target/bench/prism/` with npm and reused.
@@ -702,6 +703,8 @@ struct Measured {
 
 enum Server {
     Ours,
+    /// Ours with `--no-replay`: every GET answer computed afresh, GETs only.
+    Computing,
     Prism(PathBuf),
     /// `bench floor-server` answering the emulator's own GET answer, read from this file
     /// (`bench_floor`).
@@ -724,7 +727,7 @@ fn measure(
     let port = free_port().map_err(|e| format!("{e:#}"))?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let (mut process, prefix, log) = match server {
-        Server::Ours => {
+        Server::Ours | Server::Computing => {
             let log = bench_dir.join(format!("{}-emulator.stderr", scenario.vendor));
             let mut args: Vec<std::ffi::OsString> = ["emulate", scenario.vendor, "--port"]
                 .into_iter()
@@ -733,6 +736,9 @@ fn measure(
             args.push(port.to_string().into());
             args.extend(["--deterministic", "--http"].map(Into::into));
             args.extend(scenario.emulate_flags.iter().map(Into::into));
+            if let Server::Computing = server {
+                args.push("--no-replay".into());
+            }
             let child = start_this_binary(&args, &log, "the emulator")?;
             (
                 Process {
@@ -826,9 +832,9 @@ fn measure(
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-    // The floor starts no jobs: it has none.
+    // The floor starts no jobs: it has none; the computing run measures GETs only.
     let job = match server {
-        Server::Floor(_) => None,
+        Server::Floor(_) | Server::Computing => None,
         _ => Some(runtime.block_on(job_call(scenario, addr, &prefix))?),
     };
 
@@ -939,6 +945,8 @@ fn install_prism(bench_dir: &Path) -> Result<PathBuf, String> {
 struct VendorResult {
     scenario: Scenario,
     ours: Vec<Result<Measured, String>>,
+    /// Ours with every answer computed (`--no-replay`).
+    computing: Vec<Result<Measured, String>>,
     /// The bare hyper server sending our answer (`bench_floor`): what the machine allows at best.
     floor: Vec<Result<Measured, String>>,
     /// Our GET answer, which the floor sends.
@@ -989,6 +997,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     for vendor in &options.vendors {
         let scenario = scenario(vendor, &bench_dir)?;
         let mut ours = Vec::new();
+        let mut computing = Vec::new();
         let mut floor = Vec::new();
         let mut baseline = prism.as_ref().map(|_| Vec::new()).map_err(Clone::clone);
         for run in 1..=options.runs {
@@ -998,6 +1007,19 @@ pub fn run(args: &[String]) -> Result<bool> {
             let answered = measured.is_ok();
             ours.push(measured);
             if answered {
+                eprintln!(
+                    "== {vendor}, run {run} of {}: our emulator, every answer computed",
+                    options.runs
+                );
+                let measured = measure(
+                    &runtime,
+                    &Server::Computing,
+                    &scenario,
+                    &options,
+                    &bench_dir,
+                );
+                report_progress(&measured);
+                computing.push(measured);
                 eprintln!("== {vendor}, run {run} of {}: the floor", options.runs);
                 let answer = answer_file(&bench_dir, vendor);
                 let measured = measure(
@@ -1027,6 +1049,7 @@ pub fn run(args: &[String]) -> Result<bool> {
             answer_file: answer_file(&bench_dir, vendor),
             scenario,
             ours,
+            computing,
             floor,
             prism: baseline,
         });
@@ -1180,7 +1203,7 @@ impl Report {
     fn measured_everything(&self) -> bool {
         self.results
             .iter()
-            .all(|r| r.ours.iter().all(|m| m.is_ok()))
+            .all(|r| r.ours.iter().chain(&r.computing).all(|m| m.is_ok()))
     }
 
     fn markdown(&self) -> String {
@@ -1367,6 +1390,51 @@ impl Report {
             }
         }
 
+        let _ = writeln!(
+            out,
+            "\n#### The same GET with every answer computed\n\n\
+             The GET above asks again and again for state that does not change, as a polling \
+             client does, so our emulator answers it by replaying the answer it computed first \
+             (`conformance/src/emulators/replay.rs`). Here the same emulator runs with \
+             `--no-replay`, in the same run right after ours: each answer is built from the state, \
+             serialized and sent, which is what a GET costs after each change.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| vendor | computed: requests/s | p50 | p99 | CPU per GET: server | load generator | replayed / computed requests/s |"
+        );
+        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for r in &self.results {
+            let v = r.scenario.vendor;
+            let cpu = |us: Option<f64>| {
+                us.map(|us| format!("{us:.0} µs"))
+                    .unwrap_or_else(|| "–".into())
+            };
+            match (medians(&r.computing), medians(&r.ours)) {
+                (Some(c), ours) => {
+                    let _ = writeln!(
+                        out,
+                        "| {v} | {} | {} | {} | {} | {} | {} |",
+                        rps(c.get_rps),
+                        us(c.get_p50),
+                        us(c.get_p99),
+                        cpu(c.server_cpu_per_get_us),
+                        cpu(c.client_cpu_per_get_us),
+                        ours.as_ref()
+                            .map(|o| format!("{:.2} ×", o.get_rps / c.get_rps.max(1e-9)))
+                            .unwrap_or_else(|| "–".into()),
+                    );
+                }
+                (None, _) => {
+                    let _ = writeln!(
+                        out,
+                        "| {v} | not measured: {} | – | – | – | – | – |",
+                        first_error(&r.computing)
+                    );
+                }
+            }
+        }
+
         let _ = writeln!(out, "\n#### A job start\n");
         let _ = writeln!(
             out,
@@ -1447,6 +1515,7 @@ impl Report {
         for r in &self.results {
             for (who, runs) in [
                 ("ours", Some(&r.ours)),
+                ("ours, every answer computed", Some(&r.computing)),
                 ("the floor", Some(&r.floor)),
                 ("Prism", r.prism.as_ref().ok()),
             ] {

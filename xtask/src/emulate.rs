@@ -14,7 +14,7 @@ use conformance::serve::{serve, Transport};
 const USAGE: &str =
     "usage: cargo xtask emulate <lxca|ibm-backup-recovery|zstack> [--port N] [--http|--tls] \
 [--seed state.yaml] [--faults faults.yaml] [--deterministic] [--session <32-hex>] \
-[--api-key <key>] [--token <token>] [--tenant <id>]";
+[--api-key <key>] [--token <token>] [--tenant <id>] [--no-replay]";
 
 /// The command line.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,8 @@ struct Args {
     api_key: Option<String>,
     token: Option<String>,
     tenant: Option<String>,
+    /// `--no-replay`: compute every answer (see `conformance::emulators::replay`).
+    no_replay: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -49,6 +51,7 @@ fn parse(args: &[String]) -> Result<Args> {
         api_key: None,
         token: None,
         tenant: None,
+        no_replay: false,
     };
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| {
@@ -78,6 +81,7 @@ fn parse(args: &[String]) -> Result<Args> {
             "--seed" => parsed.seed = Some(value("--seed")?.into()),
             "--faults" => parsed.faults = Some(value("--faults")?.into()),
             "--deterministic" => parsed.deterministic = true,
+            "--no-replay" => parsed.no_replay = true,
             "--session" => {
                 let session = value("--session")?;
                 if !conformance::ids::is_hex32(&session) {
@@ -127,6 +131,7 @@ pub fn run(args: &[String]) -> Result<bool> {
         api_key: args.api_key.clone(),
         token: args.token.clone(),
         tenant: args.tenant.clone(),
+        replay: !args.no_replay,
     };
     let app = emulators::build(args.vendor, settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -487,7 +492,7 @@ mod tests {
     #[test]
     fn options_parse() {
         let parsed = args(
-            "zstack --port 9000 --tls --seed s.yaml --faults f.yaml --deterministic --session 0123456789abcdef0123456789ABCDEF",
+            "zstack --port 9000 --tls --seed s.yaml --faults f.yaml --deterministic --session 0123456789abcdef0123456789ABCDEF --no-replay",
         )
         .unwrap();
         assert_eq!(
@@ -503,6 +508,7 @@ mod tests {
                 api_key: None,
                 token: None,
                 tenant: None,
+                no_replay: true,
             }
         );
         assert_eq!(args("lxca").unwrap().vendor, Vendor::Lxca);

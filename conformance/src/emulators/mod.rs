@@ -32,6 +32,8 @@ pub struct Environment {
     pub epoch: Arc<Epoch>,
     /// How many answers the emulator replayed ([`replay`]).
     pub replayed: Arc<AtomicU64>,
+    /// Whether answers are replayed at all (`--no-replay` turns it off).
+    pub replays: bool,
 }
 
 impl Environment {
@@ -44,6 +46,7 @@ impl Environment {
             faults: Arc::new(Faults::default()),
             epoch: Arc::default(),
             replayed: Arc::default(),
+            replays: true,
         }
     }
 
@@ -66,13 +69,18 @@ impl Environment {
     }
 
     /// Where the emulator's answers to reads are kept and replayed, checked as the build says
-    /// ([`replay::Check::default`]).
+    /// ([`replay::Check::default`]), or nowhere when replays are off.
     pub fn replay(&self) -> replay::Replay {
+        let check = if self.replays {
+            replay::Check::default()
+        } else {
+            replay::Check::Off
+        };
         replay::Replay::new(
             self.epoch.clone(),
             self.clock.clone(),
             self.replayed.clone(),
-            replay::Check::default(),
+            check,
         )
     }
 
@@ -84,6 +92,7 @@ impl Environment {
             faults: Arc::new(Faults::default()),
             epoch: Arc::default(),
             replayed: Arc::default(),
+            replays: true,
         }
     }
 }
@@ -162,6 +171,8 @@ pub struct Settings {
     pub token: Option<String>,
     /// `--tenant` (IBM): the id of the seed's first tenant.
     pub tenant: Option<String>,
+    /// Whether answers to reads are replayed ([`replay`]); `--no-replay` computes every one.
+    pub replay: bool,
 }
 
 impl Default for Settings {
@@ -175,6 +186,7 @@ impl Default for Settings {
             api_key: None,
             token: None,
             tenant: None,
+            replay: true,
         }
     }
 }
@@ -206,6 +218,7 @@ impl std::fmt::Debug for App {
 /// Builds `vendor`'s emulator on the real clock.
 pub fn build(vendor: Vendor, settings: Settings) -> anyhow::Result<App> {
     let mut env = Environment::real(settings.id_mode);
+    env.replays = settings.replay;
     if let Some(faults) = &settings.faults {
         env.faults = Arc::new(Faults::from_yaml(&faults.text, &faults.name)?);
     }

@@ -65,13 +65,16 @@ struct Entries {
     weight: usize,
 }
 
-/// Whether a replay is also checked against a fresh answer.
+/// Whether answers are replayed, and whether a replay is also checked against a fresh answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
     /// Compute afresh too, and panic when the two differ though nothing changed.
     Fresh,
     /// Trust the replay.
     Trust,
+    /// Replay nothing: compute every answer (`cargo xtask emulate --no-replay`, and the bench's
+    /// measure of what computing costs).
+    Off,
 }
 
 impl Default for Check {
@@ -135,7 +138,10 @@ impl Replay {
     /// The request's head when its answer may be replayed (a GET without a body), with the
     /// current epoch.
     pub fn head(&self, request: &Request) -> Option<Head> {
-        if request.method() != Method::GET || !request.body().is_end_stream() {
+        if self.check == Check::Off
+            || request.method() != Method::GET
+            || !request.body().is_end_stream()
+        {
             return None;
         }
         let uri = request.uri();
@@ -481,6 +487,14 @@ mod tests {
         mini.clock.advance(Duration::from_secs(10));
         assert_eq!(mini.get("/until").await, "200 false");
         assert_eq!(mini.computed(), 4);
+    }
+
+    #[tokio::test]
+    async fn with_replays_off_every_answer_is_computed() {
+        let mini = mini(Check::Off);
+        assert_eq!(mini.get("/count").await, "200 0");
+        assert_eq!(mini.get("/count").await, "200 0");
+        assert_eq!(mini.computed(), 2);
     }
 
     #[tokio::test]
