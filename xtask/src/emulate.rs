@@ -144,12 +144,10 @@ pub fn run(args: &[String]) -> Result<bool> {
 
 async fn serve_until_ctrl_c(args: &Args, app: App) -> Result<()> {
     let log = RequestLog::start();
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .event_format(LogLine)
-        .with_writer(log.clone())
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(LineSubscriber {
+        writer: log.clone(),
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    });
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port.unwrap_or(app.default_port)));
     let server = serve(app.service, addr, app.transport)
         .await
@@ -222,18 +220,10 @@ impl LogLine {
     }
 }
 
-impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LogLine
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        self.timestamp(&mut writer)?;
+impl LogLine {
+    /// Writes `event` as one line, ending in a newline.
+    fn write(&self, ansi: bool, event: &tracing::Event<'_>, out: &mut String) -> std::fmt::Result {
+        self.timestamp(out)?;
         let (colour, level) = match *event.metadata().level() {
             tracing::Level::ERROR => ("31", "ERROR"),
             tracing::Level::WARN => ("33", " WARN"),
@@ -241,20 +231,81 @@ where
             tracing::Level::DEBUG => ("34", "DEBUG"),
             tracing::Level::TRACE => ("34", "TRACE"),
         };
-        if writer.has_ansi_escapes() {
-            write!(writer, " \x1b[{colour}m{level}\x1b[0m ")?;
+        if ansi {
+            write!(out, " \x1b[{colour}m{level}\x1b[0m ")?;
         } else {
-            writer.write_char(' ')?;
-            writer.write_str(level)?;
-            writer.write_char(' ')?;
+            out.push(' ');
+            out.push_str(level);
+            out.push(' ');
         }
         let mut fields = LogFields {
-            out: Clean(&mut writer),
+            out: Clean(&mut *out),
             first: true,
         };
         event.record(&mut fields);
-        writer.write_char('\n')
+        out.push('\n');
+        Ok(())
     }
+}
+
+/// The subscriber `cargo xtask emulate` installs: each event at INFO or above becomes one
+/// [`LogLine`] handed to the writer. The emulators open no spans, so none are tracked:
+/// `tracing_subscriber::fmt`'s registry and layers cost more per request than the line itself
+/// (`cargo xtask bench emulator`).
+struct LineSubscriber<W> {
+    writer: W,
+    ansi: bool,
+}
+
+thread_local! {
+    /// The line being written, reused from one event to the next.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+impl<W> tracing::Subscriber for LineSubscriber<W>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        use std::io::Write as _;
+        let write = |line: &mut String| {
+            line.clear();
+            if LogLine.write(self.ansi, event, line).is_ok() {
+                let _ = self.writer.make_writer().write_all(line.as_bytes());
+            }
+        };
+        // An event logged while this thread writes one (none is, today) gets its own buffer.
+        let reused = LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                write(&mut line);
+                true
+            }
+            Err(_) => false,
+        });
+        if !reused {
+            write(&mut String::new());
+        }
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// Writes text with control characters escaped (`\u{1b}`), so that a logged value cannot forge
@@ -436,11 +487,10 @@ mod tests {
         }
         let lines = Lines::default();
         let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .event_format(LogLine)
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = LineSubscriber {
+            writer: move || writer.clone(),
+            ansi: false,
+        };
         tracing::subscriber::with_default(subscriber, emit);
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         text.lines().map(String::from).collect()
@@ -453,6 +503,7 @@ mod tests {
             tracing::info!(target: "emulator", "{method} {path} {status} 0.1ms");
             tracing::warn!(operation = "GetJob", status = 503, "fault: injected answer");
             tracing::info!("forged\n2026-01-01T00:00:00.000000Z  INFO \x1b[31mred");
+            tracing::debug!("below the log's level: not written");
         });
         assert_eq!(lines.len(), 3, "{lines:?}");
         // 2026-11-29T23:42:01.123456Z, then the level right-aligned in five columns.
