@@ -1176,6 +1176,12 @@ fn us(d: Duration) -> String {
     }
 }
 
+/// CPU microseconds per request, whole, or a dash when not measured.
+fn cpu(us: Option<f64>) -> String {
+    us.map(|us| format!("{us:.0} µs"))
+        .unwrap_or_else(|| "–".into())
+}
+
 fn mb(kb: Option<u64>) -> String {
     kb.map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
         .unwrap_or_else(|| "–".into())
@@ -1360,10 +1366,6 @@ impl Report {
             let answer = std::fs::metadata(&r.answer_file)
                 .map(|m| format!("{} bytes", m.len()))
                 .unwrap_or_else(|_| "–".into());
-            let cpu = |us: Option<f64>| {
-                us.map(|us| format!("{us:.0} µs"))
-                    .unwrap_or_else(|| "–".into())
-            };
             match (medians(&r.floor), medians(&r.ours)) {
                 (Some(f), ours) => {
                     let _ = writeln!(
@@ -1406,10 +1408,6 @@ impl Report {
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for r in &self.results {
             let v = r.scenario.vendor;
-            let cpu = |us: Option<f64>| {
-                us.map(|us| format!("{us:.0} µs"))
-                    .unwrap_or_else(|| "–".into())
-            };
             match (medians(&r.computing), medians(&r.ours)) {
                 (Some(c), ours) => {
                     let _ = writeln!(
