@@ -9,6 +9,7 @@ mod codegen;
 mod conformance_cli;
 mod diff;
 mod emulate;
+mod emulate_log;
 mod lint;
 mod project;
 
