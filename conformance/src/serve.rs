@@ -17,7 +17,6 @@
 //! protocol", which urllib3, unlike a plain `BrokenPipeError`, does not pass over; Schemathesis
 //! saw it as a network error.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -27,8 +26,10 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::response::Response;
+use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+use crate::emulators::front::Application;
 use crate::faults::DropConnection;
 
 /// Plain HTTP or HTTPS.
@@ -96,24 +98,31 @@ impl Server {
     }
 }
 
-/// What [`serve`] serves: an emulator's [`Application`](crate::emulators::front::Application),
-/// or any router.
-pub trait Served:
-    tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
+/// What [`serve`] serves: an emulator's [`Application`], or any router.
+pub trait Served: Clone + Send + Sync + 'static {
+    /// The answer to `request`.
+    fn answer(&self, request: Request) -> impl Future<Output = Response> + Send + use<Self>;
 }
 
-impl<S> Served for S where
-    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
-        + Clone
-        + Send
-        + Sync
-        + 'static
-{
+impl Served for Application {
+    /// Without cloning the application: a replayed answer is ready at once.
+    fn answer(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
+        let answer = Application::answer(self, request);
+        async move {
+            let Ok(response) = answer.await;
+            response
+        }
+    }
+}
+
+impl Served for Router {
+    fn answer(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
+        let router = self.clone();
+        async move {
+            let Ok(response) = router.oneshot(request).await;
+            response
+        }
+    }
 }
 
 /// Binds `addr` and serves `service` until [`Server::shutdown`].
@@ -321,14 +330,20 @@ fn hyper_service(
     hyper::Request<hyper::body::Incoming>,
     Response = Response,
     Error = Dropped,
-    Future = impl std::future::Future<Output = Result<Response, Dropped>> + Send,
+    Future = impl Future<Output = Result<Response, Dropped>> + Send,
 > + Clone {
     hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-        let service = service.clone();
+        // A request without a body (most are) needs no boxed body: an empty one is free.
+        let request = request.map(|body| {
+            if body.is_end_stream() {
+                Body::empty()
+            } else {
+                Body::new(body)
+            }
+        });
+        let answer = service.answer(request);
         async move {
-            let response: Result<Response, Infallible> =
-                service.oneshot(request.map(Body::new)).await;
-            let Ok(response) = response;
+            let response = answer.await;
             if response.extensions().get::<DropConnection>().is_some() {
                 return Err(Dropped);
             }

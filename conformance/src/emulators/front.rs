@@ -6,7 +6,9 @@
 //! These were six `axum::middleware::from_fn` layers, each cloning the service behind it, boxing
 //! its future and moving the request into it: together they cost more CPU per GET than hyper's
 //! own work (about 10 µs of 25 µs in user space on the LXCA bench; `cargo xtask bench
-//! emulator`). One layer does the same steps in the same order with one future.
+//! emulator`). One layer does the same steps in the same order with one future, and none at all
+//! for an answer it has at once (a replay, a gate's refusal): [`Answer::Ready`] is handed to
+//! hyper without cloning the application or boxing a future.
 //!
 //! The front wraps the whole inner router rather than being added with `Router::layer`, which
 //! would put it behind routing: a gate may rewrite the path (LXCA's trailing slashes) before the
@@ -20,22 +22,72 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use super::replay::{Check, Replay};
 use crate::faults::{DropConnection, FaultLayer};
 use crate::observe::observe;
 
-/// An emulator as served: the front and everything behind it, as one cheaply cloned service.
-pub type Application = BoxCloneSyncService<Request, Response, Infallible>;
+/// An emulator as served: the front and everything behind it, cheaply cloned. `serve` calls
+/// [`Application::answer`]; tests and the conformance suite's tap call it as a `tower` service.
+#[derive(Clone)]
+pub struct Application(Arc<dyn Answering>);
+
+/// [`Front`] over any gate, as [`Application`] calls it.
+trait Answering: Send + Sync + 'static {
+    fn answer(&self, request: Request) -> Answer;
+}
+
+impl Application {
+    /// The answer to `request`. A replayed answer (and a gate's refusal) is ready at once: it
+    /// costs no clone of the application, no allocation for its future and no task switch.
+    pub fn answer(&self, request: Request) -> Answer {
+        self.0.answer(request)
+    }
+}
+
+impl tower::Service<Request> for Application {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Answer {
+        self.answer(request)
+    }
+}
+
+/// The future of an [`Application`]'s answer.
+pub enum Answer {
+    /// Answered already (taken when polled).
+    Ready(Option<Response>),
+    /// Being computed.
+    Later(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Answer::Ready(response) => Poll::Ready(Ok(response
+                .take()
+                .expect("an answer polled after it was given"))),
+            Answer::Later(computing) => computing.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
 
 /// A vendor's checks in front of its generated router.
 pub trait Gate: Send + Sync + 'static {
@@ -58,92 +110,128 @@ pub trait Gate: Send + Sync + 'static {
     }
 }
 
-/// How an admitted request gets its answer.
-enum Route<'a> {
-    Replayed(Response),
-    Computing(Pin<Box<dyn Future<Output = Response> + Send + 'a>>),
-}
-
 struct Front<G> {
     inner: Router,
     faults: FaultLayer,
     gate: G,
     replay: Replay,
+    /// This front, for the futures of answers being computed, which must own what they use.
+    /// Upgraded only while an `Application` holds the front, so always.
+    this: Weak<Front<G>>,
+}
+
+/// What the front knows of a request once it has handed the request on: what its log line and
+/// its `Connection` header need.
+struct Seen {
+    started: Instant,
+    // Cheap: a URI shares its bytes.
+    method: Method,
+    uri: axum::http::Uri,
+    unread: super::connection::BodyRead,
+}
+
+impl Seen {
+    fn finish(self, response: Response) -> Response {
+        let response = super::connection::close_if_unread(response, self.unread);
+        log(&self.method, self.uri.path(), self.started, &response);
+        response
+    }
 }
 
 /// `inner` behind the front: the application `serve` and the tests call.
 pub fn wrap<G: Gate>(inner: Router, faults: FaultLayer, gate: G, replay: Replay) -> Application {
-    let front = Arc::new(Front {
+    Application(Arc::new_cyclic(|this| Front {
         inner,
         faults,
         gate,
         replay,
-    });
-    BoxCloneSyncService::new(tower::service_fn(move |request: Request| {
-        let front = front.clone();
-        async move { Ok(front.answer(request).await) }
+        this: this.clone(),
     }))
 }
 
-impl<G: Gate> Front<G> {
-    async fn answer(&self, request: Request) -> Response {
-        let started = Instant::now();
-        // Cheap: a URI shares its bytes.
+impl<G: Gate> Answering for Front<G> {
+    fn answer(&self, request: Request) -> Answer {
         let (method, uri) = (request.method().clone(), request.uri().clone());
         let (request, unread) = super::connection::track_body(request);
-        // Behind a box: an answer's future is as large as its largest state, and this one
-        // would be moved whole into the box `Application` makes of every answer.
-        let injected = if self.faults.faults.is_armed() {
-            Box::pin(self.faults.intercept(&method, uri.path())).await
-        } else {
-            None
+        let seen = Seen {
+            started: Instant::now(),
+            method,
+            uri,
+            unread,
         };
-        let response = match injected {
-            Some(injected) => injected,
-            None => match self.gate.admit(request) {
-                Err(answer) => answer,
-                Ok((request, pending)) => match self.route(request, pending) {
-                    Route::Replayed(response) => response,
-                    Route::Computing(answer) => answer.await,
+        if !self.faults.faults.is_armed() {
+            return self.route(request, seen);
+        }
+        self.later(seen, |front, seen| async move {
+            let injected = front.faults.intercept(&seen.method, seen.uri.path()).await;
+            match injected {
+                Some(injected) => seen.finish(injected),
+                None => match front.route(request, seen).await {
+                    Ok(response) => response,
                 },
-            },
-        };
-        let response = super::connection::close_if_unread(response, unread);
-        log(&method, uri.path(), started, &response);
-        response
+            }
+        })
     }
+}
 
-    /// The answer to an admitted request: replayed at once, or computed (and kept when it
-    /// may be).
-    fn route(&self, request: Request, pending: G::Pending) -> Route<'_> {
+impl<G: Gate> Front<G> {
+    /// The answer to a request that passed fault injection: the gate's refusal, a replay, or
+    /// an answer being computed (and kept when it may be).
+    fn route(&self, request: Request, seen: Seen) -> Answer {
+        let (request, pending) = match self.gate.admit(request) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Answer::Ready(Some(seen.finish(refusal))),
+        };
         let read = request.method() == Method::GET || request.method() == Method::HEAD;
         if !read {
             // Anything but a read counts as a change, before and after it: a read computed
             // meanwhile is then not replayed, whatever the request changed and however.
-            return Route::Computing(Box::pin(async move {
-                let epoch = self.replay.epoch();
+            return self.later(seen, |front, seen| async move {
+                let epoch = front.replay.epoch();
                 epoch.advance();
-                let response = self.compute(request, pending).await;
+                let response = front.compute(request, pending).await;
                 epoch.advance();
-                response
-            }));
+                seen.finish(response)
+            });
         }
         let Some(head) = self.replay.head(&request) else {
-            return Route::Computing(Box::pin(self.compute(request, pending)));
+            return self.later(seen, |front, seen| async move {
+                seen.finish(front.compute(request, pending).await)
+            });
         };
         if let Some(kept) = self.replay.lookup(&head) {
             return match self.replay.checks() {
-                Check::Trust | Check::Off => Route::Replayed(kept.response()),
-                Check::Fresh => Route::Computing(Box::pin(async move {
-                    let fresh = self.compute(request, pending).await;
-                    self.replay.check(&head, kept, fresh).await
-                })),
+                Check::Trust | Check::Off => Answer::Ready(Some(seen.finish(kept.response()))),
+                Check::Fresh => self.later(seen, |front, seen| async move {
+                    let fresh = front.compute(request, pending).await;
+                    seen.finish(front.replay.check(&head, kept, fresh).await)
+                }),
             };
         }
-        Route::Computing(Box::pin(async move {
-            let (response, horizon) = observe(self.compute(request, pending)).await;
-            self.replay.keep(head, horizon, response).await
-        }))
+        self.later(seen, |front, seen| async move {
+            let (response, horizon) = observe(front.compute(request, pending)).await;
+            seen.finish(front.replay.keep(head, horizon, response).await)
+        })
+    }
+
+    /// An answer that takes `work`, which owns the front while it runs.
+    fn later<F>(&self, seen: Seen, work: impl FnOnce(Arc<Self>, Seen) -> F) -> Answer
+    where
+        F: Future<Output = Response> + Send + 'static,
+    {
+        match self.this.upgrade() {
+            Some(front) => Answer::Later(Box::pin(work(front, seen))),
+            // Only while the last `Application` is being dropped, if ever.
+            None => Answer::Ready(Some(
+                seen.finish(
+                    (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "the emulator is stopping",
+                    )
+                        .into_response(),
+                ),
+            )),
+        }
     }
 
     async fn compute(&self, request: Request, pending: G::Pending) -> Response {

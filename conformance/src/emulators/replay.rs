@@ -429,6 +429,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_replayed_answer_is_ready_at_once_and_a_computed_one_is_not() {
+        use crate::emulators::front::Answer;
+        let trusted = mini(Check::Trust);
+        let request = || Request::get("/count").body(Body::empty()).unwrap();
+        let first = trusted.app.answer(request());
+        assert!(matches!(first, Answer::Later(_)), "nothing kept yet");
+        assert_eq!(first.await.unwrap().status(), StatusCode::OK);
+        let replayed = trusted.app.answer(request());
+        assert!(matches!(replayed, Answer::Ready(Some(_))));
+        let body = axum::body::to_bytes(replayed.await.unwrap().into_body(), 1024).await;
+        assert_eq!(body.unwrap(), "0");
+        // A checked replay is computed afresh too, so it cannot be ready at once.
+        let checked = mini(Check::Fresh);
+        let _ = checked.get("/count").await;
+        assert!(matches!(checked.app.answer(request()), Answer::Later(_)));
+    }
+
+    #[tokio::test]
     async fn a_repeated_read_is_replayed_until_the_state_changes() {
         let mini = mini(Check::Trust);
         assert_eq!(mini.get("/count").await, "200 0");
