@@ -140,6 +140,11 @@ struct Clean<W>(W);
 
 impl<W: std::fmt::Write> std::fmt::Write for Clean<W> {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        // Control characters are C0 (below 0x20), DEL, and C1 (U+0080 to U+009F, which UTF-8
+        // writes from 0xC2): one vectorized pass over the bytes clears the common case.
+        if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+            return self.0.write_str(text);
+        }
         let mut rest = text;
         while let Some(at) = rest.find(char::is_control) {
             self.0.write_str(&rest[..at])?;
@@ -348,6 +353,23 @@ mod tests {
                 .ends_with(" INFO forged\\u{a}2026-01-01T00:00:00.000000Z  INFO \\u{1b}[31mred"),
             "{}",
             lines[2]
+        );
+    }
+
+    #[test]
+    fn control_characters_of_every_kind_are_escaped_and_nothing_else() {
+        let clean = |text: &str| {
+            let mut out = String::new();
+            std::fmt::Write::write_str(&mut Clean(&mut out), text).unwrap();
+            out
+        };
+        assert_eq!(clean("/plain/path?q=1"), "/plain/path?q=1");
+        // C0, DEL and C1 (U+0085, written 0xC2 0x85).
+        assert_eq!(clean("a\tb\x7fc\u{85}d"), "a\\u{9}b\\u{7f}c\\u{85}d");
+        // Not controls, though U+00A0 is written from 0xC2 too.
+        assert_eq!(
+            clean("caf\u{e9} \u{a0}\u{1f600}"),
+            "caf\u{e9} \u{a0}\u{1f600}"
         );
     }
 }

@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt;
 
-use super::replay::{Check, Replay};
+use super::replay::{Found, Replay};
 use crate::faults::{DropConnection, FaultLayer};
 use crate::observe::observe;
 
@@ -194,24 +194,20 @@ impl<G: Gate> Front<G> {
                 seen.finish(response)
             });
         }
-        let Some(head) = self.replay.head(&request) else {
-            return self.later(seen, |front, seen| async move {
+        match self.replay.find(&request) {
+            Found::Kept(kept, None) => Answer::Ready(Some(seen.finish(kept.response()))),
+            Found::Kept(kept, Some(head)) => self.later(seen, |front, seen| async move {
+                let fresh = front.compute(request, pending).await;
+                seen.finish(front.replay.check(&head, kept, fresh).await)
+            }),
+            Found::Missing(head) => self.later(seen, |front, seen| async move {
+                let (response, horizon) = observe(front.compute(request, pending)).await;
+                seen.finish(front.replay.keep(head, horizon, response).await)
+            }),
+            Found::Unkept => self.later(seen, |front, seen| async move {
                 seen.finish(front.compute(request, pending).await)
-            });
-        };
-        if let Some(kept) = self.replay.lookup(&head) {
-            return match self.replay.checks() {
-                Check::Trust | Check::Off => Answer::Ready(Some(seen.finish(kept.response()))),
-                Check::Fresh => self.later(seen, |front, seen| async move {
-                    let fresh = front.compute(request, pending).await;
-                    seen.finish(front.replay.check(&head, kept, fresh).await)
-                }),
-            };
+            }),
         }
-        self.later(seen, |front, seen| async move {
-            let (response, horizon) = observe(front.compute(request, pending)).await;
-            seen.finish(front.replay.keep(head, horizon, response).await)
-        })
     }
 
     /// An answer that takes `work`, which owns the front while it runs.
@@ -246,25 +242,36 @@ fn log(method: &Method, path: &str, started: Instant, response: &Response) {
     if !tracing::enabled!(target: "emulator", tracing::Level::INFO) {
         return;
     }
-    // Put together here and handed over as one string: formatting five arguments through
-    // `tracing`'s message machinery cost a sixth of a replayed GET's CPU.
-    let tenths = (started.elapsed().as_micros() + 50) / 100;
-    let mut line = String::with_capacity(method.as_str().len() + path.len() + 24);
-    line.push_str(method.as_str());
-    line.push(' ');
-    line.push_str(path);
-    line.push(' ');
-    if response.extensions().get::<DropConnection>().is_some() {
-        line.push_str("dropped");
-    } else {
-        push_decimal(&mut line, u128::from(response.status().as_u16()));
+    thread_local! {
+        static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    line.push(' ');
-    push_decimal(&mut line, tenths / 10);
-    line.push('.');
-    push_decimal(&mut line, tenths % 10);
-    line.push_str("ms");
-    tracing::info!(target: "emulator", message = line.as_str());
+    // Put together here and handed over as one string: formatting five arguments through
+    // `tracing`'s message machinery cost a sixth of a replayed GET's CPU. The string is the
+    // thread's, reused from one request to the next.
+    let write = |line: &mut String| {
+        let tenths = (started.elapsed().as_micros() + 50) / 100;
+        line.clear();
+        line.push_str(method.as_str());
+        line.push(' ');
+        line.push_str(path);
+        line.push(' ');
+        if response.extensions().get::<DropConnection>().is_some() {
+            line.push_str("dropped");
+        } else {
+            push_decimal(line, u128::from(response.status().as_u16()));
+        }
+        line.push(' ');
+        push_decimal(line, tenths / 10);
+        line.push('.');
+        push_decimal(line, tenths % 10);
+        line.push_str("ms");
+        tracing::info!(target: "emulator", message = line.as_str());
+    };
+    LINE.with(|line| match line.try_borrow_mut() {
+        Ok(mut line) => write(&mut line),
+        // Only if logging a line logged a request, which nothing does.
+        Err(_) => write(&mut String::new()),
+    });
 }
 
 /// Appends `n` in decimal.
@@ -285,6 +292,7 @@ fn push_decimal(out: &mut String, mut n: u128) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulators::replay::Check;
     use crate::faults::{FaultRule, Faults, OperationTable};
     use axum::body::Body;
     use axum::http::StatusCode;

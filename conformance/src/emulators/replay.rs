@@ -21,6 +21,7 @@
 //! afresh as well, and if nothing changed meanwhile but the two differ, the emulator panics
 //! with what differed. A replay that could be wrong is a bug in what [`crate::observe`] tracks.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -39,7 +40,7 @@ const BODY_MAX: usize = 256 * 1024;
 const STORE_MAX: usize = 8 * 1024 * 1024;
 
 /// An answer as it was given.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Stored {
     epoch: u64,
     horizon: Horizon,
@@ -49,10 +50,10 @@ struct Stored {
 }
 
 impl Stored {
-    fn response(&self) -> Response {
-        let mut response = Response::new(Body::from(self.body.clone()));
+    fn response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
+        *response.headers_mut() = self.headers;
         response
     }
 }
@@ -61,7 +62,7 @@ impl Stored {
 /// does that in a fraction of SipHash's time, still seeded at random per process.
 #[derive(Default)]
 struct Entries {
-    by_head: HashMap<Box<[u8]>, Arc<Stored>, foldhash::fast::RandomState>,
+    by_head: HashMap<Box<[u8]>, Stored, foldhash::fast::RandomState>,
     weight: usize,
 }
 
@@ -112,6 +113,37 @@ pub struct Head {
     epoch: u64,
 }
 
+/// What [`Replay::find`] has for a request.
+pub enum Found {
+    /// A kept answer that still holds, with the request's head when the replay is to be checked
+    /// against a fresh answer ([`Check::Fresh`]).
+    Kept(Kept, Option<Head>),
+    /// Nothing that holds: the answer is to be computed, then offered to [`Replay::keep`].
+    Missing(Head),
+    /// Not a request whose answer is kept (not a GET, or one with a body, or replays are off).
+    Unkept,
+}
+
+/// Writes what makes a request the same request again: the authority, the path and query, and
+/// every header, one per line.
+fn write_head(request: &Request, key: &mut Vec<u8>) {
+    let uri = request.uri();
+    if let Some(authority) = uri.authority() {
+        key.extend_from_slice(authority.as_str().as_bytes());
+    }
+    key.extend_from_slice(
+        uri.path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .as_bytes(),
+    );
+    for (name, value) in request.headers() {
+        key.push(b'\n');
+        key.extend_from_slice(name.as_str().as_bytes());
+        key.push(b':');
+        key.extend_from_slice(value.as_bytes());
+    }
+}
+
 impl Replay {
     /// Answers kept for an emulator whose state moves `epoch`, on `clock`; each replay counts
     /// one in `replayed`.
@@ -135,44 +167,50 @@ impl Replay {
         &self.epoch
     }
 
-    /// The request's head when its answer may be replayed (a GET without a body), with the
-    /// current epoch.
-    pub fn head(&self, request: &Request) -> Option<Head> {
+    /// What is kept for `request`. Its head is written into a buffer the thread reuses and
+    /// looked up from there, so that a replay allocates no key: the key is copied out only when
+    /// the answer is to be computed (and perhaps kept) or checked.
+    pub fn find(&self, request: &Request) -> Found {
+        thread_local! {
+            static KEY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
         if self.check == Check::Off
             || request.method() != Method::GET
             || !request.body().is_end_stream()
         {
-            return None;
+            return Found::Unkept;
         }
-        let uri = request.uri();
-        let mut key = Vec::with_capacity(256);
-        if let Some(authority) = uri.authority() {
-            key.extend_from_slice(authority.as_str().as_bytes());
-        }
-        key.extend_from_slice(
-            uri.path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .as_bytes(),
-        );
-        for (name, value) in request.headers() {
-            key.push(b'\n');
-            key.extend_from_slice(name.as_str().as_bytes());
-            key.push(b':');
-            key.extend_from_slice(value.as_bytes());
-        }
-        Some(Head {
-            key: key.into_boxed_slice(),
-            epoch: self.epoch.current(),
+        KEY.with(|key| match key.try_borrow_mut() {
+            Ok(mut key) => self.find_by(request, &mut key),
+            // Only if a lookup ran within a lookup, which none does.
+            Err(_) => self.find_by(request, &mut Vec::new()),
         })
     }
 
-    /// The kept answer to `head`, if it still holds.
-    pub fn lookup(&self, head: &Head) -> Option<Kept> {
+    fn find_by(&self, request: &Request, key: &mut Vec<u8>) -> Found {
+        key.clear();
+        write_head(request, key);
+        let epoch = self.epoch.current();
+        let head = || Head {
+            key: key.as_slice().into(),
+            epoch,
+        };
+        match self.lookup(key, epoch) {
+            Some(kept) if self.check == Check::Fresh => Found::Kept(kept, Some(head())),
+            Some(kept) => Found::Kept(kept, None),
+            None => Found::Missing(head()),
+        }
+    }
+
+    /// The kept answer to `key`, if it still holds at `epoch`.
+    fn lookup(&self, key: &[u8], epoch: u64) -> Option<Kept> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let stored = entries.by_head.get(&head.key)?;
-        if stored.epoch != head.epoch || !self.holds_now(stored.horizon) {
+        let stored = entries.by_head.get(key)?;
+        if stored.epoch != epoch || !self.holds_now(stored.horizon) {
             return None;
         }
+        // A copy of its own (the headers, and a reference to the body), made under the lock: no
+        // count of references shared by every thread that replays it.
         let kept = Kept(stored.clone());
         drop(entries);
         self.replayed.fetch_add(1, Ordering::Relaxed);
@@ -219,13 +257,13 @@ impl Replay {
                 return response;
             }
         };
-        let stored = Arc::new(Stored {
+        let stored = Stored {
             epoch: head.epoch,
             horizon,
             status: parts.status,
             headers: parts.headers.clone(),
             body: body.clone(),
-        });
+        };
         let weight = head.key.len() + body.len();
         {
             let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -273,19 +311,14 @@ impl Replay {
         }
         Response::from_parts(parts, Body::from(body))
     }
-
-    /// The check this store makes of its replays.
-    pub fn checks(&self) -> Check {
-        self.check
-    }
 }
 
 /// A kept answer that still holds.
-pub struct Kept(Arc<Stored>);
+pub struct Kept(Stored);
 
 impl Kept {
     /// The answer, to send again.
-    pub fn response(&self) -> Response {
+    pub fn response(self) -> Response {
         self.0.response()
     }
 }

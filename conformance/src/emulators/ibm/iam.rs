@@ -163,11 +163,9 @@ pub(super) fn authenticate(ibm: &Ibm, request: &Request) -> Option<Response> {
             }
             None => return Some(unauthorized("The IAM access token is invalid")),
         }
-        if let Some(tenant) = request
-            .headers()
-            .get("x-ibm-tenant-id")
-            .and_then(|v| v.to_str().ok())
-        {
+        // A name made once: looking a header up by a string parses the name on every request.
+        const TENANT: header::HeaderName = header::HeaderName::from_static("x-ibm-tenant-id");
+        if let Some(tenant) = request.headers().get(TENANT).and_then(|v| v.to_str().ok()) {
             if !state.tenants.contains(tenant_id(tenant)) {
                 return Some(json_response(
                     StatusCode::FORBIDDEN,

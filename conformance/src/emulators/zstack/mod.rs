@@ -348,7 +348,9 @@ fn only_get_for_jobs(request: &Request) -> Option<Response> {
 /// UUID, a query's `limit` and `start` must be integers, and each `q` condition needs an
 /// operator.
 fn rest_layer_checks(request: &Request) -> Option<Response> {
-    if let Some(job) = request.headers().get("x-job-uuid") {
+    // A name made once: looking a header up by a string parses the name on every request.
+    const X_JOB_UUID: header::HeaderName = header::HeaderName::from_static("x-job-uuid");
+    if let Some(job) = request.headers().get(X_JOB_UUID) {
         if !job.to_str().is_ok_and(crate::ids::is_hex32) {
             return Some(text(
                 StatusCode::BAD_REQUEST,
