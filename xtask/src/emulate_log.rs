@@ -216,21 +216,31 @@ pub struct RequestLog {
 struct LogShared {
     /// Lines not written yet.
     waiting: std::sync::Mutex<Vec<u8>>,
-    /// Held while writing to stdout, taken before `waiting` is emptied, so that lines are
+    /// The lines being written: swapped with `waiting` when written, so that both buffers keep
+    /// their capacity (a buffer emptied by `take` grew again by doublings, a tenth of the log's
+    /// work per line). Held while writing to stdout, taken before `waiting`, so that lines are
     /// written in the order they were logged whoever writes them.
-    output: std::sync::Mutex<()>,
+    writing: std::sync::Mutex<Vec<u8>>,
 }
+
+/// What each buffer keeps of its capacity once written (a burst may have grown it further).
+const LOG_KEPT_CAPACITY: usize = 256 * 1024;
 
 impl LogShared {
     fn flush(&self) {
         use std::io::Write as _;
-        let _output = self.output.lock().unwrap_or_else(|e| e.into_inner());
-        let lines = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
-        if !lines.is_empty() {
+        let mut writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(
+            &mut *writing,
+            &mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        if !writing.is_empty() {
             let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&lines);
+            let _ = stdout.write_all(&writing);
             let _ = stdout.flush();
         }
+        writing.clear();
+        writing.shrink_to(LOG_KEPT_CAPACITY);
     }
 }
 
@@ -238,7 +248,7 @@ impl RequestLog {
     pub fn start() -> Self {
         let shared = std::sync::Arc::new(LogShared {
             waiting: std::sync::Mutex::new(Vec::new()),
-            output: std::sync::Mutex::new(()),
+            writing: std::sync::Mutex::new(Vec::new()),
         });
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()

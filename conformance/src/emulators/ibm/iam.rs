@@ -152,11 +152,11 @@ pub(super) fn authenticate(ibm: &Ibm, request: &Request) -> Option<Response> {
             "The IAM access token is missing: send Authorization: Bearer <token>",
         ));
     };
-    let now = ibm.env.clock.now();
     {
         let mut state = ibm.lock();
         match state.tokens.get(token) {
-            Some(t) if t.expires.is_none_or(|at| now < at) => {}
+            // The clock is read only for a token that expires.
+            Some(t) if t.expires.is_none_or(|at| ibm.env.clock.now() < at) => {}
             Some(_) => {
                 state.tokens.remove(token);
                 return Some(unauthorized("The IAM access token has expired"));

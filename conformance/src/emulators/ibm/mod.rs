@@ -420,8 +420,9 @@ struct Token {
 #[derive(Debug, Default)]
 struct State {
     api_keys: Vec<String>,
-    tenants: HashSet<String>,
-    tokens: HashMap<String, Token>,
+    /// Looked up on every request (the gate): foldhash, not SipHash, seeded per process.
+    tenants: HashSet<String, foldhash::fast::RandomState>,
+    tokens: HashMap<String, Token, foldhash::fast::RandomState>,
     refresh_tokens: HashSet<String>,
     policies: BTreeMap<String, Owned>,
     groups: BTreeMap<String, Owned>,
