@@ -48,7 +48,7 @@ trait Answering: Send + Sync + 'static {
 
 impl Application {
     /// The answer to `request`. A replayed answer (and a gate's refusal) is ready at once: it
-    /// costs no clone of the application, no allocation for its future and no task switch.
+    /// costs no clone of the application and no allocation for its future.
     pub fn answer(&self, request: Request) -> Answer {
         self.0.answer(request)
     }
@@ -131,6 +131,7 @@ struct Seen {
 }
 
 impl Seen {
+    /// The answer as sent: with `Connection: close` when the body was left unread, and logged.
     fn finish(self, response: Response) -> Response {
         let response = super::connection::close_if_unread(response, self.unread);
         log(&self.method, self.uri.path(), self.started, &response);
