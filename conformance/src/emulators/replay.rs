@@ -209,8 +209,8 @@ impl Replay {
         if stored.epoch != epoch || !self.holds_now(stored.horizon) {
             return None;
         }
-        // A copy of its own (the headers, and a reference to the body), made under the lock: no
-        // count of references shared by every thread that replays it.
+        // Cloned under the lock (the headers, and a reference to the body), then moved into the
+        // response: no `Arc` of the stored answer to count up and down on every replay.
         let kept = Kept(stored.clone());
         drop(entries);
         self.replayed.fetch_add(1, Ordering::Relaxed);
